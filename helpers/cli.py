@@ -1,0 +1,134 @@
+"""Command line: ``python -m helpers run|audit|devices``.
+
+Every error is one line on stderr and exit code 2, never a traceback: the CLI is used by
+teachers in front of a class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from helpers.config import DEFAULT_SEED, MAX_REPEATS, MODES, TASKS, ConfigError
+
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=TASKS, default="article",
+                        help="article: the article's random labels (accuracy near chance, 10%%); "
+                             "learnable: labels that depend on the inputs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed for the seeded and CPU-forced runs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per run (default: %(default)s)")
+    parser.add_argument("--processes", choices=("warm", "fresh"), default="warm",
+                        help="warm: reuse one worker process per environment (fast, same bits); "
+                             "fresh: a new Python process per run, like a new Colab session (default: %(default)s)")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="how many runs at once (default: the number of cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m helpers",
+        description="Keras reproducibility lab: run the article's experiments and check its claims.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run one experiment several times and print the results",
+                              description="Run one of the article's experiments --repeats times.")
+    run.add_argument("--mode", choices=MODES, required=True,
+                     help="unseeded: Example 1; seeded: Example 2; cpu: Example 3 (seeded, GPU hidden)")
+    run.add_argument("--repeats", type=int, default=3, help=f"runs to make, 1 to {MAX_REPEATS} (default: %(default)s)")
+    run.add_argument("--batch-size", type=int, default=32, help="batch size (default: %(default)s)")
+    run.add_argument("--op-determinism", action="store_true",
+                     help="call tf.config.experimental.enable_op_determinism() in each run's process")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object with a \"runs\" list on stdout instead of a table")
+    _common(run)
+
+    audit = commands.add_parser("audit", help="run all three experiments and print verdicts",
+                                description="Run unseeded, seeded and CPU-forced --repeats times each, print a "
+                                            "table and the verdicts, and optionally write all results as JSON.")
+    audit.add_argument("--repeats", type=int, default=3, help=f"runs per experiment, 2 to {MAX_REPEATS} (default: %(default)s)")
+    audit.add_argument("--out", metavar="FILE", help="write every run and verdict to FILE as JSON")
+    _common(audit)
+
+    commands.add_parser("devices", help="show what TensorFlow sees and this machine's fingerprint",
+                        description="List TensorFlow's devices and print the environment fingerprint.")
+    return parser
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    return "python -m helpers " + shlex.join(argv)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.audit import results_document
+    from helpers.config import RunConfig, check_repeats
+    from helpers.results import to_frame
+    from helpers.runner import run_configs
+
+    config = RunConfig.for_mode(args.mode, seed=args.seed, task=args.task, epochs=args.epochs,
+                                batch_size=args.batch_size, op_determinism=args.op_determinism)
+    configs = [config] * check_repeats(args.repeats)
+    results = run_configs(configs, processes=args.processes, parallel=args.parallel, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(results_document(results, _command_line(argv))))
+    else:
+        columns = ["mode", "seed", "device", "test_accuracy", "test_loss", "weights", "same_weights_as", "run_seconds"]
+        print(to_frame(results)[columns].to_string(float_format=lambda v: f"{v:.6f}"))
+    return 0
+
+
+def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.audit import results_document, run_audit, write_results
+
+    report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
+                       parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
+    print(report.text())
+    print(f"\n{len(report.results)} runs in {report.seconds:.1f} s ({args.processes} processes)")
+    if args.out:
+        path = write_results(args.out, results_document(report.results, _command_line(argv), report.verdicts))
+        print(f"results written to {path}")
+    return 0
+
+
+def _devices() -> int:
+    from helpers.devices import device_report
+    from helpers.fingerprint import fingerprint, fingerprint_table
+
+    print(device_report().summary())
+    print()
+    for what, value in fingerprint_table(fingerprint()):
+        print(f"{what:<46} {value}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from helpers.runner import RunError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, argv)
+        if args.command == "audit":
+            return _audit(args, argv)
+        return _devices()
+    except (ConfigError, RunError) as exc:
+        print(f"python -m helpers: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("python -m helpers: stopped by the user; runs still going were ended.", file=sys.stderr)
+        return 130

@@ -1,0 +1,153 @@
+"""What one run of the experiment is: mode, seed, task, device and training knobs, validated.
+
+Every check raises :class:`ConfigError` with one sentence that says what is wrong and what to
+do, so the CLI, the control panel and the notebooks can show it as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Mode = Literal["unseeded", "seeded", "cpu"]
+Task = Literal["article", "learnable"]
+Device = Literal["auto", "cpu", "gpu"]
+
+MODES: tuple[str, ...] = ("unseeded", "seeded", "cpu")
+TASKS: tuple[str, ...] = ("article", "learnable")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "gpu")
+# The article's Example 2 makes exactly these three calls, in this order.
+SEED_CALLS: tuple[str, ...] = ("python", "numpy", "tensorflow")
+
+DEFAULT_SEED = 42
+MAX_EPOCHS = 500
+MAX_BATCH_SIZE = 1000  # the training set has 1000 rows
+MAX_REPEATS = 50
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 .. 2**32 - 1
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or of the wrong kind; the message is one plain sentence."""
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {value}.")
+    return value
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
+def check_repeats(repeats: Any) -> int:
+    """Validate how many times a configuration is run."""
+    return _check_int("repeats", repeats, 1, MAX_REPEATS)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run of the reference experiment.
+
+    ``seed=None`` means unseeded. ``seed_calls`` names which of the article's three seed calls
+    are made (dropping one shows what it controls). ``device="cpu"`` hides the GPU from
+    TensorFlow before it starts, exactly like the article's ``CUDA_VISIBLE_DEVICES=-1``.
+    ``op_determinism`` calls ``tf.config.experimental.enable_op_determinism()`` at start-up.
+    """
+
+    seed: int | None = DEFAULT_SEED
+    task: str = "article"
+    device: str = "auto"
+    epochs: int = 10
+    batch_size: int = 32
+    seed_calls: tuple[str, ...] = SEED_CALLS
+    op_determinism: bool = False
+    jit_compile: bool = False
+    # Extra process environment, e.g. {"ONEDNN_MAX_CPU_ISA": "AVX2"} to imitate an older CPU.
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.seed is not None:
+            _check_int("seed", self.seed, 0, MAX_SEED)
+        _check_choice("task", self.task, TASKS)
+        _check_choice("device", self.device, DEVICES)
+        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
+        calls = tuple(self.seed_calls)
+        for call in calls:
+            _check_choice("each seed call", call, SEED_CALLS)
+        if len(set(calls)) != len(calls):
+            raise ConfigError(f"seed calls must not repeat, got {calls}.")
+        # Keep the article's order whatever order the caller listed them in.
+        object.__setattr__(self, "seed_calls", tuple(c for c in SEED_CALLS if c in calls))
+        for flag in ("op_determinism", "jit_compile"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
+        env = dict(self.env)
+        for key, value in env.items():
+            if not (isinstance(key, str) and isinstance(value, str) and key):
+                raise ConfigError(f"environment entries must be pairs of strings, not {key!r}={value!r}.")
+        if "CUDA_VISIBLE_DEVICES" in env or "PYTHONHASHSEED" in env:
+            raise ConfigError("set the device and the seed with their own settings, not through env.")
+        object.__setattr__(self, "env", tuple(sorted(env.items())))
+
+    @classmethod
+    def for_mode(cls, mode: str, seed: int | None = DEFAULT_SEED, **kwargs: Any) -> RunConfig:
+        """The article's three experiments: Example 1 (unseeded), 2 (seeded), 3 (seeded, CPU forced)."""
+        _check_choice("mode", mode, MODES)
+        if mode == "unseeded":
+            return cls(seed=None, **kwargs)
+        if seed is None:
+            raise ConfigError(f"mode {mode} needs a seed; pass a whole number such as {DEFAULT_SEED}.")
+        if mode == "cpu":
+            kwargs["device"] = "cpu"
+        return cls(seed=seed, **kwargs)
+
+    @property
+    def seeded(self) -> bool:
+        return self.seed is not None and bool(self.seed_calls)
+
+    @property
+    def mode(self) -> str:
+        """The article's name for this kind of run (a label; the fields are the truth)."""
+        if not self.seeded:
+            return "unseeded"
+        return "cpu" if self.device == "cpu" else "seeded"
+
+    @property
+    def label(self) -> str:
+        """A short human label that tells runs of different settings apart in tables and plots."""
+        parts = [self.mode]
+        if self.seeded:
+            parts.append(f"seed {self.seed}")
+            if self.seed_calls != SEED_CALLS:
+                parts.append("calls: " + "+".join(self.seed_calls))
+        if self.device == "gpu":
+            parts.append("gpu")
+        if self.op_determinism:
+            parts.append("op determinism")
+        if self.jit_compile:
+            parts.append("XLA")
+        parts.extend(f"{k}={v}" for k, v in self.env)
+        return ", ".join(parts)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["seed_calls"] = list(self.seed_calls)
+        data["env"] = dict(self.env)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        data = dict(data)
+        data["seed_calls"] = tuple(data.get("seed_calls", SEED_CALLS))
+        data["env"] = tuple(dict(data.get("env", {})).items())
+        return cls(**data)

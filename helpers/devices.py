@@ -1,0 +1,152 @@
+"""Which devices TensorFlow sees, forcing the CPU, and choosing the GPU as article 004 does.
+
+Two facts drive this module:
+
+* ``CUDA_VISIBLE_DEVICES=-1`` (the article's Example 3) only works if it is set before
+  TensorFlow initialises its devices. In a notebook that already ran TensorFlow it is too late,
+  and setting it silently does nothing -- :func:`force_cpu_here` says so instead.
+* Without a GPU, the default run and the CPU-forced run use the same hardware, so they cannot
+  differ because of the device. Every summary here says that plainly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from helpers.config import ConfigError, RunConfig
+
+NO_GPU_SENTENCE = (
+    "No GPU: TensorFlow sees only the CPU, so the default and the CPU-forced runs use the same "
+    "hardware here."
+)
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """What TensorFlow sees in this process."""
+
+    cpus: list[str]
+    gpus: list[str]
+    cpu_forced: bool
+    memory_growth: dict[str, bool] = field(default_factory=dict)
+    tf32_enabled: bool | None = None
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus)
+
+    def summary(self) -> str:
+        lines = [f"CPUs seen by TensorFlow: {', '.join(self.cpus) or 'none'}"]
+        if self.gpus:
+            lines.append(f"GPUs seen by TensorFlow: {', '.join(self.gpus)}")
+            for name, growth in self.memory_growth.items():
+                lines.append(f"  memory growth on {name}: {'on' if growth else 'off'}")
+            lines.append(f"TensorFloat-32 on GPU matmuls: {'on' if self.tf32_enabled else 'off'}")
+        elif self.cpu_forced:
+            lines.append("GPUs seen by TensorFlow: none (hidden by CUDA_VISIBLE_DEVICES=-1)")
+        else:
+            lines.append("GPUs seen by TensorFlow: none")
+            lines.append(NO_GPU_SENTENCE)
+        return "\n".join(lines)
+
+
+def cpu_forced_by_environment() -> bool:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "").strip() == "-1"
+
+
+def device_report() -> DeviceReport:
+    """List the physical devices TensorFlow sees (this initialises TensorFlow's devices)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    growth: dict[str, bool] = {}
+    for gpu in gpus:
+        try:
+            growth[gpu.name] = bool(tf.config.experimental.get_memory_growth(gpu))
+        except (ValueError, RuntimeError):
+            growth[gpu.name] = False
+    return DeviceReport(
+        cpus=[d.name for d in tf.config.list_physical_devices("CPU")],
+        gpus=[g.name for g in gpus],
+        cpu_forced=cpu_forced_by_environment(),
+        memory_growth=growth,
+        tf32_enabled=bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+    )
+
+
+def select_gpu(memory_growth: bool = True) -> str | None:
+    """Article 004, Example 1: use the first GPU with memory growth, or say the CPU is used.
+
+    Memory growth matters more here than in the article: the runner may start several worker
+    processes on one GPU, and without it the first would take all the GPU's memory.
+    Returns the chosen GPU's name, or None when TensorFlow sees no GPU.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        print("Using CPU for TensorFlow operations.")
+        return None
+    tf.config.set_visible_devices(gpus[0], "GPU")
+    if memory_growth:
+        tf.config.experimental.set_memory_growth(gpus[0], True)
+    return gpus[0].name
+
+
+def configure_worker_devices(config: RunConfig) -> str | None:
+    """Device set-up at the start of a worker process, before any model is built."""
+    if config.device == "cpu":
+        return None  # hidden already: the runner set CUDA_VISIBLE_DEVICES=-1 before start-up
+    import tensorflow as tf
+
+    if config.device == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise ConfigError("device gpu was asked for but TensorFlow sees no GPU; choose auto or cpu.")
+    return select_gpu(memory_growth=True)
+
+
+def device_environment(config: RunConfig) -> dict[str, str | None]:
+    """Environment for a worker: hide the GPU for CPU-forced runs, exactly as Example 3 does."""
+    return {"CUDA_VISIBLE_DEVICES": "-1" if config.device == "cpu" else None}
+
+
+@dataclass(frozen=True)
+class ForceCpuOutcome:
+    """What :func:`force_cpu_here` managed to do in this kernel."""
+
+    effective: bool
+    message: str
+
+
+def force_cpu_here() -> ForceCpuOutcome:
+    """Hide GPUs from TensorFlow in *this* process, the article's way, and say if it is too late."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    if "tensorflow" not in sys.modules:
+        return ForceCpuOutcome(
+            True, "CUDA_VISIBLE_DEVICES=-1 is set before TensorFlow starts: it will see only the CPU."
+        )
+    import tensorflow as tf
+
+    try:
+        # Still allowed while TensorFlow has not created its devices; covers a CUDA already
+        # initialised by an earlier device listing, which the variable alone would miss.
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:
+        if tf.config.list_logical_devices("GPU"):
+            return ForceCpuOutcome(
+                False,
+                "Too late to force the CPU: TensorFlow already started with a GPU in this kernel; "
+                "restart the runtime and force the CPU before anything imports TensorFlow.",
+            )
+        return ForceCpuOutcome(
+            True,
+            "TensorFlow had already started, which is too late to hide a GPU; nothing changes here "
+            "only because this kernel has no GPU.",
+        )
+    return ForceCpuOutcome(True, "TensorFlow has not created its devices yet: it will see only the CPU.")
+
+
+def describe_tensor_device(device_string: str) -> str:
+    """'/job:localhost/replica:0/task:0/device:CPU:0' -> 'CPU:0'."""
+    marker = "device:"
+    return device_string.split(marker, 1)[1] if marker in device_string else (device_string or "unknown")

@@ -1,0 +1,153 @@
+"""The environment fingerprint: everything about a machine that can change a run's numbers.
+
+Two runs with the same seed can only be compared once you know what differed between them:
+the CPU and its vector instructions (oneDNN picks different kernels for AVX2 and AVX-512),
+the library versions, the CUDA/cuDNN build, the GPU, oneDNN and thread settings, and
+whether it is Colab.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import sys
+from typing import Any
+
+# Vector-instruction flags that change which CPU kernels oneDNN and Eigen choose.
+VECTOR_FLAGS = (
+    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
+    "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni",
+    "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve",
+)
+# Environment variables that change TensorFlow's numerics or threading.
+ENV_KEYS = (
+    "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_DETERMINISTIC_OPS", "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "PYTHONHASHSEED",
+)
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def _linux_cpu() -> tuple[str, set[str]] | None:
+    """Model name and flags straight from /proc/cpuinfo (instant, unlike a cpuid probe)."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    if "flags" not in fields and "Features" not in fields:
+        return None
+    flags = set((fields.get("flags") or fields.get("Features", "")).split())
+    return fields.get("model name") or fields.get("Model") or platform.processor() or "unknown", flags
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_info() -> dict[str, Any]:
+    """CPU model and vector flags: /proc/cpuinfo on Linux, py-cpuinfo elsewhere (Windows, macOS)."""
+    linux = _linux_cpu()
+    if linux is not None:
+        model, flags = linux
+    else:
+        try:
+            import cpuinfo
+
+            info = cpuinfo.get_cpu_info()
+        except Exception as exc:  # a missing or failing probe must not stop a run
+            return {"model": platform.processor() or "unknown", "arch": platform.machine(),
+                    "logical_cores": os.cpu_count(), "vector_flags": [], "error": str(exc)}
+        model, flags = info.get("brand_raw") or platform.processor() or "unknown", set(info.get("flags", []))
+    return {
+        "model": model,
+        "arch": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+    }
+
+
+def tensorflow_info() -> dict[str, Any]:
+    """TensorFlow side of the fingerprint; imports TensorFlow."""
+    import keras
+    import tensorflow as tf
+
+    build = dict(tf.sysconfig.get_build_info())
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cuda_build": bool(build.get("is_cuda_build", False)),
+        "cuda_version": build.get("cuda_version"),
+        "cudnn_version": build.get("cudnn_version"),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "op_determinism": _op_determinism_enabled(tf),
+    }
+
+
+def _op_determinism_enabled(tf: Any) -> bool | None:
+    try:
+        from tensorflow.python.framework import config as tf_config
+
+        return bool(tf_config.is_op_determinism_enabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def machine_fingerprint() -> dict[str, Any]:
+    """What is the same for every process on this machine (the CPU probe takes about a second,
+    so the runner takes it once and adds it to every worker's result)."""
+    return {
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "platform": platform.platform(),
+        "cpu": cpu_info(),
+        "colab": in_colab(),
+    }
+
+
+def process_fingerprint() -> dict[str, Any]:
+    """What can differ between processes: library versions, environment, TensorFlow settings."""
+    import numpy as np
+
+    data: dict[str, Any] = {
+        "numpy": np.__version__,
+        "env": {key: os.environ.get(key) for key in ENV_KEYS},
+        # oneDNN is on by default in TensorFlow's x86 Linux and Windows builds unless this is "0".
+        "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 builds)"),
+    }
+    data.update(tensorflow_info())
+    return data
+
+
+def fingerprint() -> dict[str, Any]:
+    """The whole fingerprint of this process's environment, as plain JSON-ready values."""
+    return {**machine_fingerprint(), **process_fingerprint()}
+
+
+def fingerprint_table(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fingerprint as (what, value) rows for printing or a DataFrame."""
+    cpu = data.get("cpu", {})
+    rows = [
+        ("Python", data.get("python")),
+        ("OS", data.get("platform")),
+        ("CPU", cpu.get("model")),
+        ("CPU vector instructions", " ".join(cpu.get("vector_flags", [])) or "unknown"),
+        ("Logical cores", cpu.get("logical_cores")),
+        ("TensorFlow", data.get("tensorflow")),
+        ("Keras", data.get("keras")),
+        ("NumPy", data.get("numpy")),
+        ("CUDA build", f"{data.get('cuda_build')} (CUDA {data.get('cuda_version')}, cuDNN {data.get('cudnn_version')})"),
+        ("GPUs", ", ".join(data.get("gpus", [])) or "none: TensorFlow sees only the CPU"),
+        ("oneDNN (TF_ENABLE_ONEDNN_OPTS)", data.get("onednn_opts")),
+        ("ONEDNN_MAX_CPU_ISA", data.get("env", {}).get("ONEDNN_MAX_CPU_ISA") or "not set (best the CPU has)"),
+        ("Threads (intra-op / inter-op, 0 = TF default)", f"{data.get('intra_op_threads')} / {data.get('inter_op_threads')}"),
+        ("Op determinism", data.get("op_determinism")),
+        ("Colab", data.get("colab")),
+    ]
+    return [(what, str(value)) for what, value in rows]

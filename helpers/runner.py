@@ -1,0 +1,357 @@
+"""Run the experiment in worker processes, in parallel, fresh or warm.
+
+* ``processes="fresh"``: every run is a new Python process that imports TensorFlow, runs once
+  and exits -- the honest stand-in for a new Colab session, and the lesson's subject.
+* ``processes="warm"``: one worker per distinct *environment* (device, hash seed, oneDNN
+  variables, op determinism), reused for all runs that share it. TensorFlow starts once per
+  worker instead of once per run. Each run clears Keras state and reseeds (or un-seeds) every
+  generator, so a warm run gives the same bits as a fresh one; the test suite proves it for
+  every mode and knob. Anything that must be fixed before TensorFlow starts is part of the
+  environment, so it always gets a worker of its own.
+
+Runs go to at most ``parallel`` workers at once (default: the cores this process may use).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from helpers.config import ConfigError, RunConfig, check_repeats
+from helpers.devices import device_environment
+from helpers.fingerprint import machine_fingerprint
+from helpers.results import RunResult
+from helpers.seeding import hashseed_environment
+from helpers.worker import OP_DETERMINISM_ENV
+
+PROCESS_KINDS = ("warm", "fresh")
+# Starting TensorFlow costs about as much as three runs; a second worker for the same
+# environment only pays off when at least this many of its runs are still waiting.
+MIN_PENDING_FOR_EXTRA_WORKER = 3
+STDERR_LINES_KEPT = 40
+
+ProgressCallback = Callable[[int, int, "RunResult | None"], None]
+
+
+class RunError(RuntimeError):
+    """Some runs failed. ``completed`` holds every run that did finish, in order."""
+
+    def __init__(self, message: str, completed: list[RunResult]):
+        super().__init__(message)
+        self.completed = completed
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+EnvKey = tuple[tuple[str, str | None], ...]
+
+
+def default_parallel(configs: Sequence[RunConfig], processes: str) -> int:
+    """How many workers to run at once when the caller does not say.
+
+    Fresh runs: one per core. Warm runs: also one per environment, up to twice the cores, since
+    starting TensorFlow costs about as much as three runs, and a worker that moved from one
+    environment to another would pay it again.
+    """
+    cores = available_cores()
+    if processes == "fresh":
+        return cores
+    environments = len({environment_key(c) for c in configs})
+    return max(cores, min(environments, 2 * cores))
+
+
+def thread_environment(workers: int) -> dict[str, str | None]:
+    """Share the cores between workers running at once.
+
+    TensorFlow's thread pools busy-wait; several workers each using every core would spend
+    their time fighting (an audit ran 20 % slower). A lone worker keeps TensorFlow's default.
+    The setting is in each run's fingerprint, and a test checks that the seeded weights are
+    the same bits as the article's script run with TensorFlow's default threads.
+    """
+    if workers <= 1:
+        return {}
+    share = str(max(1, available_cores() // workers))
+    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": share}
+
+
+def worker_environment(config: RunConfig) -> dict[str, str | None]:
+    """Every variable a worker for ``config`` must have before TensorFlow starts (None = unset)."""
+    env: dict[str, str | None] = {}
+    env.update(device_environment(config))
+    env.update(hashseed_environment(config))
+    env[OP_DETERMINISM_ENV] = "1" if config.op_determinism else None
+    env.update(dict(config.env))
+    return env
+
+
+def environment_key(config: RunConfig) -> EnvKey:
+    """Runs with equal keys may share a warm worker. The device setting is part of it
+    because a worker configures its devices once, at start-up."""
+    return (("device", config.device), *sorted(worker_environment(config).items()))
+
+
+class Worker:
+    """One worker process speaking the JSON-lines protocol of :mod:`helpers.worker`."""
+
+    def __init__(self, key: EnvKey, overrides: dict[str, str | None]):
+        self.key = key
+        env = dict(os.environ)
+        # TensorFlow's C++ start-up notes go to a log nobody reads; errors still come through.
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for name, value in overrides.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "helpers.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=env,
+        )
+        self._drain = threading.Thread(target=self._keep_stderr, daemon=True)
+        self._drain.start()
+        self.runs = 0
+
+    def _keep_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line.rstrip())
+
+    def last_error_line(self) -> str:
+        for line in reversed(self._stderr):
+            if line.strip():
+                return line.strip()
+        return "no message"
+
+    def run(self, config: RunConfig) -> dict[str, Any]:
+        """Send one run and wait for its answer; raises RuntimeError with one sentence."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(json.dumps({"config": config.to_dict()}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the read below reports why the worker is gone
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self._drain.join(timeout=5)
+            raise RuntimeError(
+                f"the worker process stopped (exit code {self.process.returncode}): {self.last_error_line()}"
+            )
+        answer = json.loads(line)
+        if not answer["ok"]:
+            raise RuntimeError(answer["error"])
+        self.runs += 1
+        return answer["result"]
+
+    def close(self, wait: bool = True) -> None:
+        """Close stdin so the worker exits. TensorFlow takes most of a second to shut down,
+        so ``wait=False`` leaves that to a background thread while the slot moves on."""
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        if wait:
+            self._reap()
+        else:
+            threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._drain.join(timeout=5)
+
+
+class _Scheduler:
+    """Hands runs to a fixed number of slots, each owning at most one worker at a time.
+
+    A slot keeps its worker while runs for that worker's environment are waiting. Otherwise it
+    moves to the environment with the fewest workers, so each environment starts TensorFlow
+    as few times as the parallelism allows.
+    """
+
+    def __init__(self, configs: Sequence[RunConfig], fresh: bool):
+        # Fresh runs start a process each anyway, so any idle slot may take any run.
+        self.fresh = fresh
+        self.pending: collections.OrderedDict[int, RunConfig] = collections.OrderedDict(enumerate(configs))
+        self.active: collections.Counter[EnvKey] = collections.Counter()
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def next_for(self, current: EnvKey | None) -> tuple[int, RunConfig] | None:
+        """The next run for a slot whose worker serves ``current`` (None: no worker).
+
+        Also keeps count of workers per environment: a slot that gets a run of another
+        environment is counted there at once, so two idle slots never start the same one.
+        """
+        with self.lock:
+            job = self._pick(current)
+            key = environment_key(job[1]) if job else None
+            if key != current:
+                if current is not None:
+                    self.active[current] -= 1
+                if key is not None:
+                    self.active[key] += 1
+            return job
+
+    def _pick(self, current: EnvKey | None) -> tuple[int, RunConfig] | None:
+        if self.stopped or not self.pending:
+            return None
+        keys = {index: environment_key(config) for index, config in self.pending.items()}
+        if current is not None:
+            for index, key in keys.items():
+                if key == current:
+                    return index, self.pending.pop(index)
+        waiting = collections.Counter(keys.values())
+        choices = [
+            key for key, count in waiting.items()
+            if self.fresh or self.active[key] == 0 or count >= MIN_PENDING_FOR_EXTRA_WORKER
+        ]
+        if not choices:
+            return None
+        chosen = min(choices, key=lambda k: (self.active[k], -waiting[k]))
+        index = next(i for i, key in keys.items() if key == chosen)
+        return index, self.pending.pop(index)
+
+    def release(self, key: EnvKey) -> None:
+        """A slot's worker for ``key`` died; it is no longer serving that environment."""
+        with self.lock:
+            self.active[key] -= 1
+
+
+def run_configs(
+    configs: Sequence[RunConfig],
+    *,
+    processes: str = "warm",
+    parallel: int | None = None,
+    progress: bool = True,
+    on_result: ProgressCallback | None = None,
+    tag: str = "",
+) -> list[RunResult]:
+    """Run every config once, in worker processes; results come back in the order given.
+
+    ``on_result(done, total, result)`` is called as each run finishes (for progress widgets).
+    If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
+    finish, so nothing computed is lost.
+    """
+    if processes not in PROCESS_KINDS:
+        raise ConfigError(f"processes must be one of {', '.join(PROCESS_KINDS)}, not {processes!r}.")
+    configs = list(configs)
+    if not configs:
+        return []
+    for config in configs:
+        if not isinstance(config, RunConfig):
+            raise ConfigError(f"each run must be a RunConfig, not {type(config).__name__}.")
+    if parallel is None:
+        parallel = default_parallel(configs, processes)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise ConfigError(f"parallel must be a whole number of at least 1, not {parallel!r}.")
+    slots = min(parallel, len(configs))
+    threads = thread_environment(slots)
+
+    from tqdm.auto import tqdm
+
+    machine = machine_fingerprint()
+    scheduler = _Scheduler(configs, fresh=processes == "fresh")
+    results: dict[int, RunResult] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    bar = tqdm(total=len(configs), desc=f"{processes} runs", unit="run", disable=not progress, leave=True)
+
+    def record(index: int, config: RunConfig, raw: dict[str, Any], wall: float) -> None:
+        fingerprint = {**machine, **raw.pop("process_fingerprint")}
+        result = RunResult(config=config, processes=processes, fingerprint=fingerprint,
+                           wall_seconds=wall, index=index, tag=tag, **raw)
+        with lock:
+            results[index] = result
+            bar.update(1)
+            done = len(results)
+        if on_result is not None:
+            on_result(done, len(configs), result)
+
+    def slot() -> None:
+        worker: Worker | None = None
+        key: EnvKey | None = None
+        try:
+            while True:
+                job = scheduler.next_for(key)
+                if job is None:
+                    return
+                index, config = job
+                if worker is not None and (environment_key(config) != key or processes == "fresh"):
+                    worker.close(wait=False)
+                    worker = None
+                key = environment_key(config)
+                if worker is None:
+                    worker = Worker(key, {**worker_environment(config), **threads})
+                sent = time.perf_counter()
+                try:
+                    raw = worker.run(config)
+                except RuntimeError as exc:
+                    with lock:
+                        errors.append(f"run {index} ({config.label}) failed: {exc}")
+                    worker.close()
+                    worker = None
+                    scheduler.release(key)
+                    key = None
+                    continue
+                record(index, config, raw, time.perf_counter() - sent)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=slots) as pool:
+            for future in [pool.submit(slot) for _ in range(slots)]:
+                future.result()
+    except KeyboardInterrupt:
+        scheduler.stopped = True
+        raise
+    finally:
+        bar.close()
+    ordered = [results[i] for i in sorted(results)]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise RunError(errors[0] + more, ordered)
+    return ordered
+
+
+def run_mode(
+    mode: str,
+    *,
+    seed: int | None = None,
+    repeats: int = 3,
+    processes: str = "warm",
+    parallel: int | None = None,
+    progress: bool = True,
+    **settings: Any,
+) -> list[RunResult]:
+    """Run one of the article's three experiments ``repeats`` times."""
+    from helpers.config import DEFAULT_SEED
+
+    repeats = check_repeats(repeats)
+    config = RunConfig.for_mode(mode, seed=DEFAULT_SEED if seed is None else seed, **settings)
+    return run_configs([config] * repeats, processes=processes, parallel=parallel, progress=progress)
