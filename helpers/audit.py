@@ -16,7 +16,15 @@ from helpers import __version__
 from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_repeats
 from helpers.devices import NO_GPU_SENTENCE
 from helpers.fingerprint import machine_fingerprint
-from helpers.results import RunResult, Verdict, all_differ, all_identical, same_weights, select, summary_by_label, to_frame
+from helpers.results import (
+    RunResult,
+    Verdict,
+    all_differ,
+    all_identical,
+    same_weights,
+    select,
+    summary_by_label,
+)
 from helpers.runner import run_configs
 
 RESULTS_FORMAT = "keras-repro-lab/results"
@@ -104,10 +112,17 @@ def results_document(results: list[RunResult], command: str, verdicts: list[Verd
     }
 
 
-def write_results(path: str | Path, document: dict[str, Any]) -> Path:
+def check_writable(path: str | Path) -> Path:
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         raise ConfigError(f"cannot write {path}: the folder {path.parent} does not exist.")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder; give a file name such as {path / 'audit.json'}.")
+    return path
+
+
+def write_results(path: str | Path, document: dict[str, Any]) -> Path:
+    path = check_writable(path)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -120,10 +135,10 @@ def load_results(path: str | Path) -> list[RunResult]:
     except FileNotFoundError:
         raise ConfigError(f"there is no results file at {path}.") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not a results file: it is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+        raise ConfigError(
+            f"{path} is not a results file: it is not valid JSON ({exc.msg}, line {exc.lineno})."
+        ) from None
     if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
         raise ConfigError(f"{path} is not a results file written by this lab (no \"format\": \"{RESULTS_FORMAT}\").")
     return [RunResult.from_dict(run) for run in document["runs"]]
 
-
-__all__ = ["AuditReport", "audit_verdicts", "run_audit", "results_document", "to_frame", "write_results", "load_results"]

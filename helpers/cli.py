@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="run all three experiments and print verdicts",
                                 description="Run unseeded, seeded and CPU-forced --repeats times each, print a "
                                             "table and the verdicts, and optionally write all results as JSON.")
-    audit.add_argument("--repeats", type=int, default=3, help=f"runs per experiment, 2 to {MAX_REPEATS} (default: %(default)s)")
+    audit.add_argument("--repeats", type=int, default=3,
+                       help=f"runs per experiment, 2 to {MAX_REPEATS} (default: %(default)s)")
     audit.add_argument("--out", metavar="FILE", help="write every run and verdict to FILE as JSON")
     _common(audit)
 
@@ -92,8 +93,10 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from helpers.audit import results_document, run_audit, write_results
+    from helpers.audit import check_writable, results_document, run_audit, write_results
 
+    if args.out:
+        check_writable(args.out)  # before a minute of runs, not after
     report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
                        parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
     print(report.text())

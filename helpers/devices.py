@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+
 from helpers.config import ConfigError, RunConfig
 
 NO_GPU_SENTENCE = (

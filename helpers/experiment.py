@@ -75,7 +75,7 @@ def make_data(task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
 
 def weights_sha256(weights: list[np.ndarray]) -> str:
-    """SHA-256 over the raw bytes of the weight arrays, in order, C-contiguous.
+    """SHA-256 over the raw bytes of the arrays (weights, or data), in order, C-contiguous.
 
     Equal hashes mean bit-identical weights; a difference in the last bit of one float
     changes the hash, which is exactly the sensitivity a reproducibility check needs.
@@ -95,7 +95,9 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
     started = time.perf_counter()
     apply_seeds(config)
     model = build_model(jit_compile=config.jit_compile)
+    initial_weights = weights_sha256(model.get_weights())
     x_train, y_train, x_test, y_test = make_data(config.task)
+    data = weights_sha256([x_train, y_train, x_test, y_test])
     fit_started = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, verbose=0)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
@@ -104,6 +106,8 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "weights_sha256": weights_sha256(model.get_weights()),
+        "initial_weights_sha256": initial_weights,
+        "data_sha256": data,
         "device": describe_tensor_device(model.weights[0].value.device),
         "loss_per_epoch": [float(v) for v in history.history["loss"]],
         "accuracy_per_epoch": [float(v) for v in history.history["accuracy"]],

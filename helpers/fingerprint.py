@@ -34,7 +34,8 @@ def in_colab() -> bool:
 def _linux_cpu() -> tuple[str, set[str]] | None:
     """Model name and flags straight from /proc/cpuinfo (instant, unlike a cpuid probe)."""
     try:
-        text = open("/proc/cpuinfo", encoding="utf-8").read()
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            text = file.read()
     except OSError:
         return None
     fields: dict[str, str] = {}
@@ -142,11 +143,13 @@ def fingerprint_table(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("TensorFlow", data.get("tensorflow")),
         ("Keras", data.get("keras")),
         ("NumPy", data.get("numpy")),
-        ("CUDA build", f"{data.get('cuda_build')} (CUDA {data.get('cuda_version')}, cuDNN {data.get('cudnn_version')})"),
+        ("CUDA build", f"{data.get('cuda_build')} "
+                       f"(CUDA {data.get('cuda_version')}, cuDNN {data.get('cudnn_version')})"),
         ("GPUs", ", ".join(data.get("gpus", [])) or "none: TensorFlow sees only the CPU"),
         ("oneDNN (TF_ENABLE_ONEDNN_OPTS)", data.get("onednn_opts")),
         ("ONEDNN_MAX_CPU_ISA", data.get("env", {}).get("ONEDNN_MAX_CPU_ISA") or "not set (best the CPU has)"),
-        ("Threads (intra-op / inter-op, 0 = TF default)", f"{data.get('intra_op_threads')} / {data.get('inter_op_threads')}"),
+        ("Threads (intra-op / inter-op, 0 = TF default)",
+         f"{data.get('intra_op_threads')} / {data.get('inter_op_threads')}"),
         ("Op determinism", data.get("op_determinism")),
         ("Colab", data.get("colab")),
     ]

@@ -42,9 +42,9 @@ def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: s
     labels = list(dict.fromkeys(r.config.label for r in results))
     groups = identity_groups(results)
     for position, label in enumerate(labels):
-        members = [(r, g) for r, g in zip(results, groups) if r.config.label == label]
+        members = [(r, g) for r, g in zip(results, groups, strict=False) if r.config.label == label]
         offsets = np.linspace(-0.18, 0.18, len(members)) if len(members) > 1 else [0.0]
-        for (result, group), offset in zip(members, offsets):
+        for (result, group), offset in zip(members, offsets, strict=False):
             if group is None:
                 ax.scatter(position + offset, result.test_accuracy, color=_UNIQUE_COLOUR, s=36, zorder=3)
             else:
@@ -90,7 +90,7 @@ def plot_loss_curves(results: Sequence[RunResult], ax: Axes | None = None) -> Fi
         ax.plot(range(1, len(r.loss_per_epoch) + 1), r.loss_per_epoch, color=colours[r.config.label], alpha=0.7,
                 label=r.config.label)
     handles, names = ax.get_legend_handles_labels()
-    unique = dict(zip(names, handles))
+    unique = dict(zip(names, handles, strict=False))
     ax.legend(unique.values(), unique.keys(), fontsize=8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")

@@ -34,6 +34,8 @@ class RunResult:
     run_in_worker: int
     processes: str  # "fresh": a new Python process for this run; "warm": a reused one
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    initial_weights_sha256: str = ""  # before training: what random.seed controls
+    data_sha256: str = ""  # the generated data: what np.random.seed controls
     wall_seconds: float = 0.0  # from the request leaving the parent to the answer arriving
     index: int = 0  # position in the batch it was run in
     tag: str = ""  # free label from the caller, e.g. "press 3" in the control panel
@@ -141,7 +143,8 @@ def all_differ(claim: str, results: Sequence[RunResult]) -> Verdict:
     """True when there are at least two runs and no two have identical weights."""
     hashes = _hashes(results)
     distinct = len(set(hashes))
-    return Verdict(claim, len(hashes) >= 2 and distinct == len(hashes), f"{len(hashes)} runs, {distinct} distinct weights")
+    holds = len(hashes) >= 2 and distinct == len(hashes)
+    return Verdict(claim, holds, f"{len(hashes)} runs, {distinct} distinct weights")
 
 
 def same_weights(claim: str, left: Sequence[RunResult], right: Sequence[RunResult]) -> Verdict:

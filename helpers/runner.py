@@ -15,6 +15,7 @@ Runs go to at most ``parallel`` workers at once (default: the cores this process
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import subprocess
@@ -167,10 +168,8 @@ class Worker:
         so ``wait=False`` leaves that to a background thread while the slot moves on."""
         if self.process.poll() is None:
             assert self.process.stdin is not None
-            try:
+            with contextlib.suppress(OSError):
                 self.process.stdin.close()
-            except OSError:
-                pass
         if wait:
             self._reap()
         else:

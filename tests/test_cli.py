@@ -1,0 +1,89 @@
+"""The command line, as a teacher uses it: output format, verdicts, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from tests.conftest import run_cli
+
+
+def schema() -> dict:
+    return json.loads(resources.files("helpers").joinpath("results.schema.json").read_text())
+
+
+@pytest.mark.slow
+def test_run_json_is_one_object_with_runs() -> None:
+    done = run_cli("run", "--mode", "unseeded", "--repeats", "2", "--epochs", "2", "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    jsonschema.validate(document, schema())
+    runs = document["runs"]
+    assert [r["mode"] for r in runs] == ["unseeded", "unseeded"]
+    assert runs[0]["seed"] is None and runs[0]["device"] == "CPU:0"
+    assert runs[0]["weights_sha256"] != runs[1]["weights_sha256"]
+
+
+@pytest.mark.slow
+def test_audit_prints_verdicts_and_writes_every_run(tmp_path) -> None:
+    out = tmp_path / "audit.json"
+    done = run_cli("audit", "--repeats", "2", "--epochs", "2", "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    for line in ("unseeded runs all differ: True", "seeded runs identical: True", "CPU-forced runs identical: True",
+                 "CPU-forced runs identical to default seeded runs: True",
+                 "No GPU: TensorFlow sees only the CPU"):
+        assert line in done.stdout
+    document = json.loads(out.read_text())
+    jsonschema.validate(document, schema())
+    assert len(document["runs"]) == 6
+    assert all(v["holds"] for v in document["verdicts"])
+
+    from helpers.audit import load_results
+    assert [r.mode for r in load_results(out)] == ["unseeded"] * 2 + ["seeded"] * 2 + ["cpu"] * 2
+
+
+def test_help_explains_each_option() -> None:
+    done = run_cli("run", "--help")
+    assert done.returncode == 0
+    for option in ("--mode", "--seed", "--repeats", "--task", "--json", "--processes", "--epochs"):
+        assert option in done.stdout
+    assert "--out" in run_cli("audit", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "--mode", "gpu"], "invalid choice: 'gpu'"),
+        (["run"], "the following arguments are required: --mode"),
+        (["run", "--mode", "seeded", "--repeats", "0"], "repeats must be from 1 to 50, not 0."),
+        (["run", "--mode", "seeded", "--seed", "-3"], "seed must be from 0"),
+        (["run", "--mode", "seeded", "--seed", "abc"], "invalid int value: 'abc'"),
+        (["audit", "--repeats", "1"], "needs at least 2 repeats"),
+        (["audit", "--out", "/no/such/folder/a.json"], "the folder /no/such/folder does not exist"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_errors_are_one_line_exit_2_no_traceback(args: list[str], fragment: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert fragment in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_loading_a_file_that_is_not_results_is_one_sentence(tmp_path) -> None:
+    from helpers.audit import load_results
+    from helpers.config import ConfigError
+
+    bad = tmp_path / "notes.json"
+    bad.write_text("{\"hello\": 1}")
+    with pytest.raises(ConfigError, match="is not a results file written by this lab"):
+        load_results(bad)
+    bad.write_text("{oops")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_results(bad)
+    with pytest.raises(ConfigError, match="there is no results file"):
+        load_results(tmp_path / "missing.json")
