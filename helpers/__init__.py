@@ -26,7 +26,6 @@ _EXPORTS = {
     "device_report": "helpers.devices",
     "force_cpu_here": "helpers.devices",
     "select_gpu": "helpers.devices",
-    "fingerprint": "helpers.fingerprint",
     "fingerprint_table": "helpers.fingerprint",
 }
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers run|audit|devices``.
+"""Command line: ``python -m helpers run|audit|pool|devices``.
 
 Every error is one line on stderr and exit code 2, never a traceback: the CLI is used by
 teachers in front of a class.
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", metavar="FILE", help="write every run and verdict to FILE as JSON")
     _common(audit)
 
+    pool = commands.add_parser("pool", help="pool workshop cards (results files) and group them by machine",
+                               description="Read results files written with --out (one per participant) and show, "
+                                           "per seed, which machines gave which weights.")
+    pool.add_argument("cards", nargs="+", metavar="CARD", help="results files written by audit --out or run --json")
+
     commands.add_parser("devices", help="show what TensorFlow sees and this machine's fingerprint",
                         description="List TensorFlow's devices and print the environment fingerprint.")
     return parser
@@ -94,16 +99,34 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from helpers.audit import check_writable, results_document, run_audit, write_results
+    from helpers.runner import RunError
 
     if args.out:
         check_writable(args.out)  # before a minute of runs, not after
-    report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
-                       parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
+    try:
+        report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
+                           parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
+    except RunError as exc:
+        if args.out and exc.completed:  # keep what did finish
+            write_results(args.out, results_document(exc.completed, _command_line(argv)))
+            raise RunError(f"{exc} The {len(exc.completed)} runs that finished are in {args.out}.",
+                           exc.completed) from None
+        raise
     print(report.text())
     print(f"\n{len(report.results)} runs in {report.seconds:.1f} s ({args.processes} processes)")
     if args.out:
         path = write_results(args.out, results_document(report.results, _command_line(argv), report.verdicts))
         print(f"results written to {path}")
+    return 0
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from helpers.cards import pool, pool_report, seeded_by_machine
+
+    pooled = pool(args.cards)
+    print(seeded_by_machine(pooled).to_string())
+    verdict, sentence = pool_report(pooled)
+    print(f"\n{sentence}\n{verdict}")
     return 0
 
 
@@ -128,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, argv)
         if args.command == "audit":
             return _audit(args, argv)
+        if args.command == "pool":
+            return _pool(args)
         return _devices()
     except (ConfigError, RunError) as exc:
         print(f"python -m helpers: error: {exc}", file=sys.stderr)
