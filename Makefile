@@ -1,14 +1,14 @@
 # The two commands of the README:
 #   make lab    -- create .venv, install everything pinned, open JupyterLab on notebooks/
 #   make test   -- same environment; run every test, the notebooks included (nbval)
-# Other targets: make audit, make badges, make format, make lint, make bench.
+# Other targets: make audit, make badges, make format, make refresh, make lint, make bench.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test audit badges format lint bench clean
+.PHONY: lab test audit badges format refresh lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ badges: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/python tools/notebooks.py normalize
+
+refresh: $(STAMP)
+	$(BIN)/python tools/notebooks.py refresh
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks notebooks

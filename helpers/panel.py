@@ -69,36 +69,32 @@ class ControlPanel:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()  # makes "not busy? then busy" one step
         self._draw_lock = threading.RLock()  # runner threads report runs concurrently
-        wide = {"description_width": "initial"}
 
-        self.seed_on = widgets.Checkbox(value=seed_on, description="seed the run", indent=False,
-                                        layout=widgets.Layout(width="130px"))
-        self.seed = widgets.IntText(value=seed, description="seed value", style=wide,
-                                    layout=widgets.Layout(width="190px"), disabled=not seed_on)
+        self.seed_on = widgets.Checkbox(value=seed_on, description="on", indent=False,
+                                        layout=widgets.Layout(width="60px"))
+        self.seed = widgets.IntText(value=seed, layout=widgets.Layout(width="120px"), disabled=not seed_on)
+        self.op_determinism = widgets.Checkbox(value=op_determinism, description="op determinism", indent=False,
+                                               layout=widgets.Layout(width="150px", margin="0 0 0 24px"))
         gpu_label = "gpu" if self.gpu_available else "gpu (none here)"
+        toggles = {"button_width": "130px"}
         self.device = widgets.ToggleButtons(
-            options=[("auto", "auto"), ("cpu", "cpu"), (gpu_label, "gpu")], value="auto", description="device",
-            style=wide,
+            options=[("auto", "auto"), ("cpu", "cpu"), (gpu_label, "gpu")], value="auto", style=toggles,
             tooltips=["TensorFlow's choice: the GPU if it sees one",
                       "hide the GPU before TensorFlow starts (the article's Example 3)",
                       "the first GPU" if self.gpu_available else NO_GPU_SENTENCE])
         self.device_note = widgets.HTML(
-            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(NO_GPU_SENTENCE)}</i>")
-        self.op_determinism = widgets.Checkbox(value=op_determinism, description="op determinism", indent=False,
-                                               layout=widgets.Layout(width="150px"))
+            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(NO_GPU_SENTENCE)}</i>",
+            layout=widgets.Layout(margin="0 0 0 86px"))
         self.task = widgets.ToggleButtons(
-            options=list(TASKS), value=task, description="task", style=wide,
+            options=list(TASKS), value=task, style=toggles,
             tooltips=["the article's random labels: accuracy near chance (10 %)",
                       "labels that depend on the inputs: accuracy well above chance"])
         # IntText rather than bounded widgets: an out-of-range value must reach RunConfig and
         # come back as its one-sentence ConfigError, not be clamped silently.
-        self.epochs = widgets.IntText(value=epochs, description="epochs", style=wide,
-                                      layout=widgets.Layout(width="140px"))
-        self.repeats = widgets.IntText(value=repeats, description="repeats", style=wide,
-                                       layout=widgets.Layout(width="140px"))
+        self.epochs = widgets.IntText(value=epochs, layout=widgets.Layout(width="80px"))
+        self.repeats = widgets.IntText(value=repeats, layout=widgets.Layout(width="80px"))
         self.processes = widgets.ToggleButtons(
-            options=list(PROCESS_KINDS), value=processes,
-            description="processes", style=wide,
+            options=list(PROCESS_KINDS), value=processes, style={"button_width": "70px"},
             tooltips=["reuse one worker per environment: fast, same bits",
                       "a new Python process per run, like a new Colab session"])
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play",
@@ -118,10 +114,12 @@ class ControlPanel:
         heading = widgets.HTML(f"<b>{html.escape(title or 'Control panel')}</b>")
         self.widget = widgets.VBox([
             heading,
-            widgets.HBox([self.seed_on, self.seed, self.op_determinism]),
-            widgets.HBox([self.device, self.device_note]),
-            self.task,
-            widgets.HBox([self.epochs, self.repeats, self.processes]),
+            widgets.HBox([_label("seed"), self.seed_on, self.seed, self.op_determinism]),
+            widgets.HBox([_label("device"), self.device]),
+            self.device_note,
+            widgets.HBox([_label("task"), self.task]),
+            widgets.HBox([_label("epochs"), self.epochs, _label("repeats", "70px"), self.repeats,
+                          _label("processes", "80px"), self.processes]),
             widgets.HBox([self.run_button, self.clear_button, self.progress]),
             self.status, self.table, self.plot,
         ])
@@ -286,6 +284,11 @@ class ControlPanel:
 
     def _ipython_display_(self) -> None:
         self.show()
+
+
+def _label(text: str, width: str = "80px") -> widgets.Label:
+    # Labels of their own rather than widget descriptions, which wrap above toggle buttons.
+    return widgets.Label(text, layout=widgets.Layout(width=width, margin="0 0 0 4px"))
 
 
 def _display_data(data: dict[str, str]) -> dict[str, Any]:

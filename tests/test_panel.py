@@ -87,7 +87,7 @@ def test_presets_for_the_article_modes():
 
 def test_gpu_is_refused_when_tensorflow_sees_none():
     panel = small_panel(gpu_available=False)
-    assert "none" in panel.device._options_labels[2]
+    assert panel.device.options[2] == ("gpu (none here)", "gpu")
     assert "No GPU" in panel.device_note.value
     panel.device.value = "gpu"
     assert panel.device.value == "auto"

@@ -486,7 +486,7 @@ def normalize_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbf
     """A normalized copy of ``nb``: what ``make format`` writes. ``name`` seeds the cell ids.
 
     Code cells lose outputs and execution counts, except ``# NBVAL_CHECK_OUTPUT`` cells, which
-    keep their outputs (nbval's reference) with the volatile parts removed. Notebook metadata
+    keep their outputs (nbval's reference) with the volatile parts removed, and count 1. Notebook metadata
     becomes kernelspec + language name; cell metadata keeps only KEEP_CELL_METADATA.
     """
     nb = copy.deepcopy(nb)
@@ -501,6 +501,10 @@ def normalize_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbf
             out = nbformat.v4.new_code_cell(source)
             if is_verdict_cell(cell):
                 out.outputs = _normalize_outputs(cell.get("outputs", []))
+                if out.outputs:
+                    # nbval 0.11 rejects a reference cell with outputs but no execution count
+                    # ("Unrun reference cell has outputs"); 1 is as stable as None.
+                    out.execution_count = 1
         elif kind == "markdown":
             out = nbformat.v4.new_markdown_cell(source)
             if cell.get("attachments"):
@@ -558,6 +562,38 @@ def normalize(root: Path | None = None) -> list[str]:
     return [_rel(path, root) for path in notebook_paths(root) if _write_if_changed(path, normalized_text(path, root))]
 
 
+def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> list[str]:
+    """Run notebooks top to bottom in a kernel of this Python and keep the verdict cells' new
+    outputs as nbval's reference (every other output is stripped by normalizing).
+
+    For after a verdict was added or changed: review the diff before committing, since nbval
+    will from then on expect exactly what this run printed.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    paths = notebook_paths(root)
+    if names:
+        wanted = {n.removesuffix(".ipynb") for n in names}
+        unknown = wanted - {p.stem for p in paths}
+        if unknown:
+            raise ToolError(f"no notebook named {', '.join(sorted(unknown))} in notebooks/.")
+        paths = [p for p in paths if p.stem in wanted]
+    done = []
+    for path in paths:
+        nb = read_notebook(path, root)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            first = str(err).strip().splitlines()[-1:] or ["a cell failed"]
+            raise ToolError(f"{_rel(path, root)} did not run to the end: {first[0]}") from None
+        _write_if_changed(path, render_notebook(normalize_notebook(nb, path.stem), path, root))
+        done.append(_rel(path, root))
+    return done
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -570,6 +606,8 @@ def _parser() -> argparse.ArgumentParser:
     p_norm = sub.add_parser("normalize", help="strip outputs and volatile metadata from the notebooks")
     p_norm.add_argument("--check", action="store_true", help="change nothing; exit 1 if any notebook would change")
     sub.add_parser("check-badges", help="exit 1 if a badge, install line or colab_badge.md is wrong")
+    p_refresh = sub.add_parser("refresh", help="run notebooks; keep their verdict outputs as nbval's reference")
+    p_refresh.add_argument("names", nargs="*", help="notebook names (default: all)")
     return parser
 
 
@@ -588,6 +626,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 1 if found else 0
             changed = normalize()
             print("\n".join(f"normalized {p}" for p in changed) or "all notebooks were already normalized")
+            return 0
+        if args.command == "refresh":
+            print("\n".join(f"refreshed {p}" for p in refresh(args.names)))
             return 0
         found = problems()
         print("\n".join(found) or "badges are all correct")
