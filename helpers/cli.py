@@ -81,14 +81,12 @@ def _command_line(argv: Sequence[str]) -> str:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from helpers.audit import results_document
-    from helpers.config import RunConfig, check_repeats
     from helpers.results import to_frame
-    from helpers.runner import run_configs
+    from helpers.runner import run_mode
 
-    config = RunConfig.for_mode(args.mode, seed=args.seed, task=args.task, epochs=args.epochs,
-                                batch_size=args.batch_size, op_determinism=args.op_determinism)
-    configs = [config] * check_repeats(args.repeats)
-    results = run_configs(configs, processes=args.processes, parallel=args.parallel, progress=not args.quiet)
+    results = run_mode(args.mode, seed=args.seed, repeats=args.repeats, processes=args.processes,
+                       parallel=args.parallel, progress=not args.quiet, task=args.task, epochs=args.epochs,
+                       batch_size=args.batch_size, op_determinism=args.op_determinism)
     if args.json:
         print(json.dumps(results_document(results, _command_line(argv))))
     else:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from helpers.config import ConfigError, RunConfig, check_repeats
+from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_repeats
 from helpers.devices import device_environment
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult
@@ -341,16 +341,14 @@ def run_configs(
 def run_mode(
     mode: str,
     *,
-    seed: int | None = None,
+    seed: int | None = DEFAULT_SEED,
     repeats: int = 3,
     processes: str = "warm",
     parallel: int | None = None,
     progress: bool = True,
     **settings: Any,
 ) -> list[RunResult]:
-    """Run one of the article's three experiments ``repeats`` times."""
-    from helpers.config import DEFAULT_SEED
-
+    """Run one of the article's three experiments ``repeats`` times (``settings``: RunConfig fields)."""
     repeats = check_repeats(repeats)
-    config = RunConfig.for_mode(mode, seed=DEFAULT_SEED if seed is None else seed, **settings)
+    config = RunConfig.for_mode(mode, seed=seed, **settings)
     return run_configs([config] * repeats, processes=processes, parallel=parallel, progress=progress)
