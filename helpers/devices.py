@@ -89,9 +89,14 @@ def select_gpu(memory_growth: bool = True) -> str | None:
     if not gpus:
         print("Using CPU for TensorFlow operations.")
         return None
-    tf.config.set_visible_devices(gpus[0], "GPU")
-    if memory_growth:
-        tf.config.experimental.set_memory_growth(gpus[0], True)
+    try:
+        tf.config.set_visible_devices(gpus[0], "GPU")
+        if memory_growth:
+            tf.config.experimental.set_memory_growth(gpus[0], True)
+    except RuntimeError:
+        # A re-run cell, or TensorFlow used earlier in this kernel: the settings are fixed now.
+        print("TensorFlow already set up its GPU in this kernel, so its device settings stay as they are; "
+              "restart the runtime to change them.")
     return gpus[0].name
 
 

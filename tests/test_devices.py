@@ -58,6 +58,14 @@ def test_select_gpu_follows_article_004(fake_gpu: FakeGpuConfig) -> None:
     assert fake_gpu.growth == {"/physical_device:GPU:0": True}
 
 
+def test_select_gpu_again_after_start_up_keeps_the_kernel_usable(
+    fake_gpu: FakeGpuConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_gpu.initialised = True
+    assert devices.select_gpu() == "/physical_device:GPU:0"
+    assert "restart the runtime to change them" in capsys.readouterr().out
+
+
 def test_report_with_a_gpu_names_it_with_growth_and_tf32(fake_gpu: FakeGpuConfig) -> None:
     devices.select_gpu()
     report = devices.device_report()
