@@ -207,10 +207,9 @@ class ControlPanel:
         tag = f"press {press}"
         finished: dict[int, RunResult] = {}
 
-        def on_result(done: int, total: int, result: RunResult | None) -> None:
+        def on_result(done: int, total: int, result: RunResult) -> None:
             with self._draw_lock:
-                if result is not None:
-                    finished[result.index] = result
+                finished[result.index] = result
                 self.progress.value = done
                 self._say(f"Press {press}: {done} of {total} runs done.")
                 # A drawing problem must never cost the runs themselves.

@@ -39,7 +39,7 @@ PROCESS_KINDS = ("warm", "fresh")
 MIN_PENDING_FOR_EXTRA_WORKER = 3
 STDERR_LINES_KEPT = 40
 
-ProgressCallback = Callable[[int, int, "RunResult | None"], None]
+ProgressCallback = Callable[[int, int, RunResult], None]
 
 
 class RunError(RuntimeError):
@@ -129,7 +129,6 @@ class Worker:
         )
         self._drain = threading.Thread(target=self._keep_stderr, daemon=True)
         self._drain.start()
-        self.runs = 0
 
     def _keep_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -160,7 +159,6 @@ class Worker:
         answer = json.loads(line)
         if not answer["ok"]:
             raise RuntimeError(answer["error"])
-        self.runs += 1
         return answer["result"]
 
     def close(self, wait: bool = True) -> None:

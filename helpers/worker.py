@@ -29,13 +29,14 @@ def _protocol_stream() -> TextIO:
     return answers
 
 
-def _start_tensorflow() -> dict[str, Any]:
+def _start_tensorflow() -> float:
+    """Import TensorFlow (and turn on op determinism if asked); return the seconds it took."""
     started = time.perf_counter()
     import tensorflow as tf
 
     if os.environ.get(OP_DETERMINISM_ENV) == "1":
         tf.config.experimental.enable_op_determinism()
-    return {"tensorflow_import_seconds": time.perf_counter() - started}
+    return time.perf_counter() - started
 
 
 def serve(requests: TextIO, answers: TextIO) -> None:
@@ -45,7 +46,7 @@ def serve(requests: TextIO, answers: TextIO) -> None:
     from helpers.experiment import run_experiment
     from helpers.fingerprint import process_fingerprint
 
-    startup = _start_tensorflow()
+    import_seconds = _start_tensorflow()
     fingerprint: dict[str, Any] | None = None
     configured_device: str | None = None
     runs = 0
@@ -66,7 +67,7 @@ def serve(requests: TextIO, answers: TextIO) -> None:
             result.update(
                 worker_pid=os.getpid(),
                 run_in_worker=runs,
-                tensorflow_import_seconds=startup["tensorflow_import_seconds"] if runs == 1 else 0.0,
+                tensorflow_import_seconds=import_seconds if runs == 1 else 0.0,
                 process_fingerprint=fingerprint,
             )
             answer: dict[str, Any] = {"ok": True, "result": result}
