@@ -39,7 +39,8 @@ def _check_int(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """Validate a setting that takes one of a few named values."""
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
     return value
@@ -74,13 +75,13 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.seed is not None:
             _check_int("seed", self.seed, 0, MAX_SEED)
-        _check_choice("task", self.task, TASKS)
-        _check_choice("device", self.device, DEVICES)
+        check_choice("task", self.task, TASKS)
+        check_choice("device", self.device, DEVICES)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
         calls = tuple(self.seed_calls)
         for call in calls:
-            _check_choice("each seed call", call, SEED_CALLS)
+            check_choice("each seed call", call, SEED_CALLS)
         if len(set(calls)) != len(calls):
             raise ConfigError(f"seed calls must not repeat, got {calls}.")
         # Keep the article's order whatever order the caller listed them in.
@@ -99,7 +100,7 @@ class RunConfig:
     @classmethod
     def for_mode(cls, mode: str, seed: int | None = DEFAULT_SEED, **kwargs: Any) -> RunConfig:
         """The article's three experiments: Example 1 (unseeded), 2 (seeded), 3 (seeded, CPU forced)."""
-        _check_choice("mode", mode, MODES)
+        check_choice("mode", mode, MODES)
         if mode == "unseeded":
             return cls(seed=None, **kwargs)
         if seed is None:

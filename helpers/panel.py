@@ -20,7 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from helpers.config import DEFAULT_SEED, DEVICES, MODES, TASKS, ConfigError, RunConfig, check_repeats
+from helpers.config import DEFAULT_SEED, DEVICES, MODES, TASKS, ConfigError, RunConfig, check_choice, check_repeats
 from helpers.devices import NO_GPU_SENTENCE, device_report
 from helpers.plots import plot_accuracy
 from helpers.results import RunResult, to_frame
@@ -58,8 +58,7 @@ class ControlPanel:
                  gpu_available: bool | None = None) -> None:
         for name, value, choices in [("device", device, DEVICES), ("task", task, TASKS),
                                      ("processes", processes, PROCESS_KINDS)]:
-            if value not in choices:
-                raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+            check_choice(name, value, choices)
         self.gpu_available = tensorflow_sees_gpu() if gpu_available is None else bool(gpu_available)
         self.background = background
         self.results: list[RunResult] = []
@@ -139,8 +138,7 @@ class ControlPanel:
     @classmethod
     def for_mode(cls, mode: str, **kwargs: Any) -> ControlPanel:
         """A panel preset to one of the article's three experiments (unseeded, seeded, cpu)."""
-        if mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        check_choice("mode", mode, MODES)
         kwargs.setdefault("title", f"Control panel: {mode}")
         return cls(seed_on=mode != "unseeded", device="cpu" if mode == "cpu" else "auto", **kwargs)
 

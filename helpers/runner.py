@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_repeats
+from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_choice, check_repeats
 from helpers.devices import device_environment
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult
@@ -254,8 +254,7 @@ def run_configs(
     If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
     finish, so nothing computed is lost.
     """
-    if processes not in PROCESS_KINDS:
-        raise ConfigError(f"processes must be one of {', '.join(PROCESS_KINDS)}, not {processes!r}.")
+    check_choice("processes", processes, PROCESS_KINDS)
     configs = list(configs)
     if not configs:
         return []
