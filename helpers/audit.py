@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,6 @@ def run_audit(
     epochs: int = 10,
 ) -> AuditReport:
     """Run unseeded, seeded and CPU-forced ``repeats`` times each and compute the verdicts."""
-    import time
-
     repeats = check_repeats(repeats)
     if repeats < 2:
         raise ConfigError("the audit compares runs with each other, so it needs at least 2 repeats.")
