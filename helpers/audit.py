@@ -6,17 +6,12 @@ do unseeded runs differ, are seeded runs identical, and does forcing the CPU cha
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from helpers import __version__
 from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_repeats
 from helpers.devices import NO_GPU_SENTENCE
-from helpers.fingerprint import machine_fingerprint
 from helpers.results import (
     RunResult,
     Verdict,
@@ -28,8 +23,7 @@ from helpers.results import (
 )
 from helpers.runner import run_configs
 
-RESULTS_FORMAT = "keras-repro-lab/results"
-RESULTS_FORMAT_VERSION = 1
+MODES_IN_ORDER = ("unseeded", "seeded", "cpu")
 
 
 def device_sentence(results: list[RunResult]) -> str:
@@ -82,62 +76,22 @@ def run_audit(
     parallel: int | None = None,
     progress: bool = True,
     epochs: int = 10,
+    record_epochs: bool = False,
+    **settings: Any,
 ) -> AuditReport:
-    """Run unseeded, seeded and CPU-forced ``repeats`` times each and compute the verdicts."""
+    """Run unseeded, seeded and CPU-forced ``repeats`` times each and compute the verdicts.
+
+    ``settings`` are further RunConfig fields for every run (``env``, ``op_determinism``,
+    ``jit_compile``, ``batch_size``). ``record_epochs`` keeps the per-epoch weights of the
+    first seeded and the first CPU-forced run, which is what a card needs to be compared by distance.
+    """
     repeats = check_repeats(repeats)
     if repeats < 2:
         raise ConfigError("the audit compares runs with each other, so it needs at least 2 repeats.")
-    configs = [
-        RunConfig.for_mode(mode, seed=seed, task=task, epochs=epochs)
-        for mode in ("unseeded", "seeded", "cpu")
-        for _ in range(repeats)
-    ]
+    plan = [(mode, repeat) for mode in MODES_IN_ORDER for repeat in range(repeats)]
+    configs = [RunConfig.for_mode(mode, seed=seed, task=task, epochs=epochs, **settings) for mode, _ in plan]
+    recording = [record_epochs and mode != "unseeded" and repeat == 0 for mode, repeat in plan]
     started = time.perf_counter()
-    results = run_configs(configs, processes=processes, parallel=parallel, progress=progress)
+    results = run_configs(configs, processes=processes, parallel=parallel, progress=progress,
+                          record_epochs=recording)
     return AuditReport(results, audit_verdicts(results), time.perf_counter() - started)
-
-
-def results_document(results: list[RunResult], command: str, verdicts: list[Verdict] | None = None) -> dict[str, Any]:
-    """All results as one JSON-ready document (the format of ``--json`` and ``--out``)."""
-    return {
-        "format": RESULTS_FORMAT,
-        "format_version": RESULTS_FORMAT_VERSION,
-        "lab_version": __version__,
-        "command": command,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_fingerprint(),
-        "runs": [r.to_dict() for r in results],
-        "verdicts": [{"claim": v.claim, "holds": v.holds, "detail": v.detail} for v in verdicts or []],
-    }
-
-
-def check_writable(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ConfigError(f"cannot write {path}: the folder {path.parent} does not exist.")
-    if path.is_dir():
-        raise ConfigError(f"cannot write {path}: it is a folder; give a file name such as {path / 'audit.json'}.")
-    return path
-
-
-def write_results(path: str | Path, document: dict[str, Any]) -> Path:
-    path = check_writable(path)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def load_results(path: str | Path) -> list[RunResult]:
-    """Read the runs back from a file written by ``--out`` or ``--json``."""
-    path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"there is no results file at {path}.") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not a results file: it is not valid JSON ({exc.msg}, line {exc.lineno})."
-        ) from None
-    if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
-        raise ConfigError(f"{path} is not a results file written by this lab (no \"format\": \"{RESULTS_FORMAT}\").")
-    return [RunResult.from_dict(run) for run in document["runs"]]
-

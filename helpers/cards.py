@@ -14,30 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.audit import load_results
+from helpers.cardfile import load_results
 from helpers.config import ConfigError
+from helpers.fingerprint import machine_label
 from helpers.results import RunResult, Verdict
-
-
-def machine_label(fingerprint: dict[str, Any]) -> str:
-    """What a run's numbers depend on, as one short label (two equal labels: same arithmetic)."""
-    cpu = fingerprint.get("cpu", {})
-    env = fingerprint.get("env", {}) or {}
-    flags = cpu.get("vector_flags", [])
-    best = next((f for f in ("avx512f", "avx2", "avx", "sse4_2", "asimd") if f in flags), "?")
-    parts = [
-        str(cpu.get("model", "unknown CPU")),
-        best.upper(),
-        f"TF {fingerprint.get('tensorflow', '?')}",
-        ", ".join(g.replace("/physical_device:", "") for g in fingerprint.get("gpus", [])) or "no GPU",
-    ]
-    if env.get("ONEDNN_MAX_CPU_ISA"):
-        parts.append(f"ISA capped at {env['ONEDNN_MAX_CPU_ISA']}")
-    if env.get("TF_ENABLE_ONEDNN_OPTS") == "0":
-        parts.append("oneDNN off")
-    if fingerprint.get("op_determinism"):
-        parts.append("op determinism")
-    return " | ".join(parts)
 
 
 def pool(cards: Iterable[str | Path]) -> pd.DataFrame:

@@ -80,7 +80,7 @@ def _command_line(argv: Sequence[str]) -> str:
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from helpers.audit import results_document
+    from helpers.cardfile import card_document
     from helpers.results import to_frame
     from helpers.runner import run_mode
 
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        parallel=args.parallel, progress=not args.quiet, task=args.task, epochs=args.epochs,
                        batch_size=args.batch_size, op_determinism=args.op_determinism)
     if args.json:
-        print(json.dumps(results_document(results, _command_line(argv))))
+        print(json.dumps(card_document(results, _command_line(argv))))
     else:
         columns = ["mode", "seed", "device", "test_accuracy", "test_loss", "weights", "same_weights_as", "run_seconds"]
         print(to_frame(results)[columns].to_string(float_format=lambda v: f"{v:.6f}"))
@@ -96,7 +96,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from helpers.audit import check_writable, results_document, run_audit, write_results
+    from helpers.audit import run_audit
+    from helpers.cardfile import card_document, check_writable, write_card
     from helpers.runner import RunError
 
     if args.out:
@@ -106,14 +107,14 @@ def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
                            parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
     except RunError as exc:
         if args.out and exc.completed:  # keep what did finish
-            write_results(args.out, results_document(exc.completed, _command_line(argv)))
+            write_card(args.out, card_document(exc.completed, _command_line(argv)))
             raise RunError(f"{exc} The {len(exc.completed)} runs that finished are in {args.out}.",
                            exc.completed) from None
         raise
     print(report.text())
     print(f"\n{len(report.results)} runs in {report.seconds:.1f} s ({args.processes} processes)")
     if args.out:
-        path = write_results(args.out, results_document(report.results, _command_line(argv), report.verdicts))
+        path = write_card(args.out, card_document(report.results, _command_line(argv), report.verdicts))
         print(f"results written to {path}")
     return 0
 

@@ -148,7 +148,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        data = dict(data)
-        data["seed_calls"] = tuple(data.get("seed_calls", SEED_CALLS))
-        data["env"] = tuple(dict(data.get("env", {})).items())
-        return cls(**data)
+        """The inverse of :meth:`to_dict`; keys it does not know (from a newer lab) are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["seed_calls"] = tuple(data.get("seed_calls", SEED_CALLS))
+        values["env"] = tuple(dict(data.get("env", {})).items())
+        return cls(**values)

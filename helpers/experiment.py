@@ -15,7 +15,6 @@ Two tasks share the model:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 from helpers.config import RunConfig
 from helpers.devices import describe_tensor_device
 from helpers.seeding import apply_seeds
+from helpers.weights import encode, snapshot_epochs, weights_sha256
 
 N_FEATURES = 10
 N_CLASSES = 10
@@ -74,20 +74,38 @@ def make_data(task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return x_train, y_train, x_test, y_test
 
 
-def weights_sha256(weights: list[np.ndarray]) -> str:
-    """SHA-256 over the raw bytes of the arrays (weights, or data), in order, C-contiguous.
+def epoch_recorder(epochs: int) -> Any:
+    """A Keras callback that keeps the weights after the epochs :func:`snapshot_epochs` picks.
 
-    Equal hashes mean bit-identical weights; a difference in the last bit of one float
-    changes the hash, which is exactly the sensitivity a reproducibility check needs.
+    It only reads the weights, so the run's bits are the same with or without it (tested).
     """
-    digest = hashlib.sha256()
-    for array in weights:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    from tensorflow import keras
+
+    keep = set(snapshot_epochs(epochs))
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epochs: list[int] = []
+            self.snapshots: list[list[np.ndarray]] = []
+
+        def keep(self, epoch: int) -> None:
+            if epoch in keep:
+                self.epochs.append(epoch)
+                self.snapshots.append(self.model.get_weights())
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.keep(epoch + 1)  # Keras counts epochs from 0; epoch 0 here is "before training"
+
+    return EpochRecorder()
 
 
-def run_experiment(config: RunConfig) -> dict[str, Any]:
-    """Seed, build, train and evaluate once; return the measurements as plain values."""
+def run_experiment(config: RunConfig, record_epochs: bool = False) -> dict[str, Any]:
+    """Seed, build, train and evaluate once; return the measurements as plain values.
+
+    ``record_epochs`` adds ``weights_per_epoch``: the weights before training and after each
+    epoch (see :mod:`helpers.weights`), so that runs on two machines can be compared by distance.
+    """
     from tensorflow import keras
 
     # A reused process must look like a new one: drop the previous run's graphs and Keras state.
@@ -96,12 +114,20 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
     apply_seeds(config)
     model = build_model(jit_compile=config.jit_compile)
     initial_weights = weights_sha256(model.get_weights())
+    callbacks = []
+    if record_epochs:
+        recorder = epoch_recorder(config.epochs)
+        recorder.set_model(model)
+        recorder.keep(0)
+        callbacks.append(recorder)
     x_train, y_train, x_test, y_test = make_data(config.task)
     data = weights_sha256([x_train, y_train, x_test, y_test])
     fit_started = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, verbose=0)
+    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, verbose=0,
+                        callbacks=callbacks)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     finished = time.perf_counter()
+    recorded = encode(recorder.snapshots, recorder.epochs) if record_epochs else None
     return {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -113,4 +139,5 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
         "accuracy_per_epoch": [float(v) for v in history.history["accuracy"]],
         "fit_evaluate_seconds": finished - fit_started,
         "run_seconds": finished - started,
+        "weights_per_epoch": recorded,
     }

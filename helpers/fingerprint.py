@@ -17,7 +17,7 @@ from typing import Any
 # Vector-instruction flags that change which CPU kernels oneDNN and Eigen choose.
 VECTOR_FLAGS = (
     "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
-    "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni",
+    "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
     "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve",
 )
 # Environment variables that change TensorFlow's numerics or threading.
@@ -77,17 +77,32 @@ def tensorflow_info() -> dict[str, Any]:
     import tensorflow as tf
 
     build = dict(tf.sysconfig.get_build_info())
+    gpus = tf.config.list_physical_devices("GPU")
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
         "cuda_build": bool(build.get("is_cuda_build", False)),
         "cuda_version": build.get("cuda_version"),
         "cudnn_version": build.get("cudnn_version"),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "gpus": [d.name for d in gpus],
+        "gpu_models": [_gpu_model(tf, gpu) for gpu in gpus],
+        "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "op_determinism": _op_determinism_enabled(tf),
     }
+
+
+def _gpu_model(tf: Any, gpu: Any) -> str:
+    """'Tesla T4 (compute 7.5)': which GPU, since two GPUs of one name give the same bits far more often."""
+    try:
+        details = tf.config.experimental.get_device_details(gpu)
+    except (ValueError, RuntimeError, AttributeError):
+        return "unknown"
+    name = details.get("device_name", "unknown")
+    capability = details.get("compute_capability")
+    return f"{name} (compute {capability[0]}.{capability[1]})" if capability else name
 
 
 def _op_determinism_enabled(tf: Any) -> bool | None:
@@ -141,11 +156,12 @@ def fingerprint_table(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("CPU vector instructions", " ".join(cpu.get("vector_flags", [])) or "unknown"),
         ("Logical cores", cpu.get("logical_cores")),
         ("TensorFlow", data.get("tensorflow")),
-        ("Keras", data.get("keras")),
+        ("Keras", f"{data.get('keras')} (backend {data.get('keras_backend', 'tensorflow')})"),
         ("NumPy", data.get("numpy")),
         ("CUDA build", f"{data.get('cuda_build')} "
                        f"(CUDA {data.get('cuda_version')}, cuDNN {data.get('cudnn_version')})"),
-        ("GPUs", ", ".join(data.get("gpus", [])) or "none: TensorFlow sees only the CPU"),
+        ("GPUs", ", ".join(data.get("gpu_models") or data.get("gpus", [])) or "none: TensorFlow sees only the CPU"),
+        ("TensorFloat-32 on GPU matmuls", data.get("tf32")),
         ("oneDNN (TF_ENABLE_ONEDNN_OPTS)", data.get("onednn_opts")),
         ("ONEDNN_MAX_CPU_ISA", data.get("env", {}).get("ONEDNN_MAX_CPU_ISA") or "not set (best the CPU has)"),
         ("Threads (intra-op / inter-op, 0 = TF default)",
@@ -154,3 +170,33 @@ def fingerprint_table(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("Colab", data.get("colab")),
     ]
     return [(what, str(value)) for what, value in rows]
+
+
+# Best first: the label names the best of these the CPU has.
+_ISA_LABELS = ("avx512f", "avx2", "avx", "sse4_2", "asimd")
+
+
+def best_instruction_set(fingerprint: dict[str, Any]) -> str:
+    """'AVX512F', 'AVX2', ... : the best vector instruction set of the run's CPU ('?' if unknown)."""
+    flags = (fingerprint.get("cpu") or {}).get("vector_flags") or []
+    return next((f for f in _ISA_LABELS if f in flags), "?").upper()
+
+
+def machine_label(fingerprint: dict[str, Any]) -> str:
+    """What a run's numbers depend on, as one short label (two equal labels: same arithmetic)."""
+    cpu = fingerprint.get("cpu") or {}
+    env = fingerprint.get("env") or {}
+    gpus = fingerprint.get("gpu_models") or [g.replace("/physical_device:", "") for g in fingerprint.get("gpus") or []]
+    parts = [
+        str(cpu.get("model", "unknown CPU")),
+        best_instruction_set(fingerprint),
+        f"TF {fingerprint.get('tensorflow', '?')}",
+        ", ".join(gpus) or "no GPU",
+    ]
+    if env.get("ONEDNN_MAX_CPU_ISA"):
+        parts.append(f"ISA capped at {env['ONEDNN_MAX_CPU_ISA']}")
+    if env.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+        parts.append("oneDNN off")
+    if fingerprint.get("op_determinism"):
+        parts.append("op determinism")
+    return " | ".join(parts)

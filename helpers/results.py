@@ -8,7 +8,7 @@ fails the day a claim stops being true.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pandas as pd
@@ -39,6 +39,8 @@ class RunResult:
     wall_seconds: float = 0.0  # from the request leaving the parent to the answer arriving
     index: int = 0  # position in the batch it was run in
     tag: str = ""  # free label from the caller, e.g. "press 3" in the control panel
+    # The weights before training and after each epoch, encoded by helpers.weights (cards only).
+    weights_per_epoch: dict[str, Any] | None = None
 
     @property
     def mode(self) -> str:
@@ -56,11 +58,11 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        data = dict(data)
-        for derived in ("mode", "seed", "label", "task"):
-            data.pop(derived, None)
-        data["config"] = RunConfig.from_dict(data["config"])
-        return cls(**data)
+        """The inverse of :meth:`to_dict`; keys it does not know (derived, or from a newer lab) are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["config"] = RunConfig.from_dict(data["config"])
+        return cls(**values)
 
 
 TABLE_COLUMNS = [

@@ -141,11 +141,12 @@ class Worker:
                 return line.strip()
         return "no message"
 
-    def run(self, config: RunConfig) -> dict[str, Any]:
+    def run(self, config: RunConfig, record_epochs: bool = False) -> dict[str, Any]:
         """Send one run and wait for its answer; raises RuntimeError with one sentence."""
         assert self.process.stdin is not None and self.process.stdout is not None
+        request = {"config": config.to_dict(), "record_epochs": record_epochs}
         try:
-            self.process.stdin.write(json.dumps({"config": config.to_dict()}) + "\n")
+            self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the read below reports why the worker is gone
@@ -247,10 +248,12 @@ def run_configs(
     progress: bool = True,
     on_result: ProgressCallback | None = None,
     tag: str = "",
+    record_epochs: bool | Sequence[bool] = False,
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
 
     ``on_result(done, total, result)`` is called as each run finishes (for progress widgets).
+    ``record_epochs`` (one flag, or one per config) keeps each run's weights after every epoch.
     If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
     finish, so nothing computed is lost.
     """
@@ -261,6 +264,9 @@ def run_configs(
     for config in configs:
         if not isinstance(config, RunConfig):
             raise ConfigError(f"each run must be a RunConfig, not {type(config).__name__}.")
+    recording = [record_epochs] * len(configs) if isinstance(record_epochs, bool) else list(record_epochs)
+    if len(recording) != len(configs) or not all(isinstance(flag, bool) for flag in recording):
+        raise ConfigError("record_epochs must be True, False or one True/False per run.")
     if parallel is None:
         parallel = default_parallel(configs, processes)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -302,10 +308,11 @@ def run_configs(
                     worker = None
                 key = environment_key(config)
                 if worker is None:
-                    worker = Worker(key, {**worker_environment(config), **threads})
+                    # A config that sets threads itself (imitating another machine) keeps them.
+                    worker = Worker(key, {**threads, **worker_environment(config)})
                 sent = time.perf_counter()
                 try:
-                    raw = worker.run(config)
+                    raw = worker.run(config, recording[index])
                 except RuntimeError as exc:
                     with lock:
                         errors.append(f"run {index} ({config.label}) failed: {exc}")

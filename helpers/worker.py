@@ -1,7 +1,7 @@
 """A worker process: starts TensorFlow once, then runs the experiment for each request it reads.
 
-The protocol is JSON lines. The parent writes ``{"config": {...}}`` per run to stdin; the
-worker answers one line per run, ``{"ok": true, "result": {...}}`` or
+The protocol is JSON lines. The parent writes ``{"config": {...}, "record_epochs": false}`` per
+run to stdin; the worker answers one line per run, ``{"ok": true, "result": {...}}`` or
 ``{"ok": false, "error": "one sentence"}``. A fresh-process run is a worker that gets one
 request; a warm worker gets many. Everything that must be fixed before TensorFlow starts
 (``CUDA_VISIBLE_DEVICES``, ``PYTHONHASHSEED``, oneDNN variables, op determinism) comes from
@@ -54,7 +54,8 @@ def serve(requests: TextIO, answers: TextIO) -> None:
         if not line.strip():
             continue
         try:
-            config = RunConfig.from_dict(json.loads(line)["config"])
+            request = json.loads(line)
+            config = RunConfig.from_dict(request["config"])
             if configured_device is None:
                 configure_worker_devices(config)
                 configured_device = config.device
@@ -62,7 +63,7 @@ def serve(requests: TextIO, answers: TextIO) -> None:
                 raise ConfigError("a worker serves one device setting; start a new worker for another.")
             if fingerprint is None:
                 fingerprint = process_fingerprint()
-            result = run_experiment(config)
+            result = run_experiment(config, record_epochs=bool(request.get("record_epochs")))
             runs += 1
             result.update(
                 worker_pid=os.getpid(),

@@ -7,16 +7,13 @@ import json
 
 import pytest
 
-from helpers.audit import results_document
+from helpers.cardfile import card_document as results_document
 from helpers.cards import machine_label, pool, pool_report, seeded_by_machine
 from helpers.config import ConfigError, RunConfig
 from helpers.results import RunResult
-from tests.conftest import run_cli
+from tests.conftest import make_fingerprint, run_cli
 
-FINGERPRINT = {
-    "cpu": {"model": "Test CPU", "vector_flags": ["sse4_2", "avx", "avx2", "avx512f"]},
-    "tensorflow": "2.21.0", "gpus": [], "env": {}, "op_determinism": False,
-}
+FINGERPRINT = make_fingerprint()
 
 
 def result(weights: str, seed: int | None = 42, fingerprint: dict | None = None) -> RunResult:
@@ -40,8 +37,7 @@ def test_machine_label_names_what_changes_the_arithmetic() -> None:
 
 
 def test_pooled_cards_group_seeded_runs_by_machine(tmp_path) -> None:
-    other_machine = copy.deepcopy(FINGERPRINT)
-    other_machine["cpu"]["vector_flags"] = ["sse4_2", "avx", "avx2"]
+    other_machine = make_fingerprint(cpu={**FINGERPRINT["cpu"], "vector_flags": ["sse4_2", "avx", "avx2"]})
     cards = [
         write_card(tmp_path / "ana.json", [result("a"), result("a"), result("c", seed=None)]),
         write_card(tmp_path / "ben.json", [result("a")]),

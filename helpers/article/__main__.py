@@ -20,7 +20,7 @@ def main() -> int:
     # The script's own print goes to stderr so stdout carries only the JSON answer.
     with contextlib.redirect_stdout(sys.stderr):
         namespace = runpy.run_path(str(EXAMPLES[args.example]), run_name="__main__")
-    from helpers.experiment import weights_sha256
+    from helpers.weights import weights_sha256
 
     print(json.dumps({
         "example": args.example,
