@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers run|audit|pool|devices``.
+"""Command line: ``python -m helpers run|audit|pool|devices|card|compare|imitate``.
 
 Every error is one line on stderr and exit code 2, never a traceback: the CLI is used by
 teachers in front of a class.
@@ -65,14 +65,64 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", metavar="FILE", help="write every run and verdict to FILE as JSON")
     _common(audit)
 
-    pool = commands.add_parser("pool", help="pool workshop cards (results files) and group them by machine",
-                               description="Read results files written with --out (one per participant) and show, "
-                                           "per seed, which machines gave which weights.")
-    pool.add_argument("cards", nargs="+", metavar="CARD", help="results files written by audit --out or run --json")
+    pool = commands.add_parser("pool", help="pool workshop cards and group their runs by machine",
+                               description="Read cards (one or more per participant) and show, per seeded setting, "
+                                           "which machines trained which weights. Cards that cannot be read are "
+                                           "set aside with the reason; the rest are pooled.")
+    pool.add_argument("cards", nargs="+", metavar="CARD",
+                      help="cards written by `card --out`, `audit --out` or `run --json`")
 
     commands.add_parser("devices", help="show what TensorFlow sees and this machine's fingerprint",
                         description="List TensorFlow's devices and print the environment fingerprint.")
+    _add_card_commands(commands)
     return parser
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} must look like NAME=VALUE, e.g. ONEDNN_MAX_CPU_ISA=AVX2")
+    return key, value
+
+
+def _add_card_commands(commands: argparse._SubParsersAction) -> None:
+    card = commands.add_parser(
+        "card", help="make this machine's card: the file you compare with another machine's",
+        description="Run the standard card (2 seeded, 2 unseeded and 2 CPU-forced runs of the article's model, "
+                    "with the weights after every epoch) and write it to FILE. Send the file to whoever you "
+                    "compare with, or compare it yourself with `compare`.")
+    card.add_argument("--out", metavar="FILE", required=True, help="where to write the card (JSON)")
+    card.add_argument("--repeats", type=int, default=2, help="runs per experiment, 2 to 50 (default: %(default)s)")
+    card.add_argument("--env", type=_env_pair, action="append", default=[], metavar="NAME=VALUE",
+                      help="set a variable in every run's process before TensorFlow starts, e.g. "
+                           "ONEDNN_MAX_CPU_ISA=AVX2 to imitate an older CPU (repeatable)")
+    card.add_argument("--op-determinism", action="store_true", help="turn on TensorFlow's op determinism")
+    card.add_argument("--xla", action="store_true", help="compile the model with XLA (jit_compile=True)")
+    card.add_argument("--note", default="", help="a note stored in the card, e.g. 'imitated: older CPU'")
+    _common(card)
+
+    compare = commands.add_parser(
+        "compare", help="compare two cards and explain why their runs differ",
+        description="Match the two cards' seeded runs of the same setting and explain any difference by stage "
+                    "(data, initial weights, training, with the distance after each epoch) and by the fingerprint "
+                    "factors that differ. Never starts TensorFlow.")
+    compare.add_argument("a", metavar="A.json", help="one card")
+    compare.add_argument("b", metavar="B.json", help="the other card")
+    compare.add_argument("--setting", choices=("seeded", "cpu"), default=None,
+                         help="which runs to explain (default: seeded, else cpu)")
+    compare.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    imitate = commands.add_parser(
+        "imitate", help="try the settings that reproduce another machine's card here",
+        description="Run this machine's seeded runs with each setting of the card's machine that can be set here "
+                    "(oneDNN instruction-set cap, oneDNN on/off, op determinism, XLA, CPU, threads) and report "
+                    "which reproduces the card's weights bit for bit, else the closest.")
+    imitate.add_argument("card", metavar="CARD.json", help="the other machine's card")
+    imitate.add_argument("--setting", choices=("seeded", "cpu"), default=None,
+                         help="which of the card's runs to reproduce (default: seeded; cpu if theirs used a GPU)")
+    imitate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    imitate.add_argument("--parallel", type=int, default=None, help="how many runs at once (default: the cores)")
+    imitate.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _command_line(argv: Sequence[str]) -> str:
@@ -120,12 +170,52 @@ def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _pool(args: argparse.Namespace) -> int:
-    from helpers.cards import pool, pool_report, seeded_by_machine
+    from helpers.workshop import pool_cards
 
-    pooled = pool(args.cards)
-    print(seeded_by_machine(pooled).to_string())
-    verdict, sentence = pool_report(pooled)
-    print(f"\n{sentence}\n{verdict}")
+    workshop = pool_cards(args.cards)
+    if len(workshop.rejected) == 1 and not workshop.cards:
+        raise ConfigError(workshop.rejected[0][1])
+    for name, reason in workshop.rejected:
+        print(f"set aside {name}: {reason}", file=sys.stderr)
+    if not workshop.cards:
+        raise ConfigError(f"none of the {len(workshop.rejected)} cards could be read (reasons above).")
+    print(workshop.machines().to_string())
+    print()
+    print(workshop.by_machine().to_string())
+    print(f"\n{workshop.summary()}")
+    for verdict in workshop.verdicts():
+        print(f"{verdict}   ({verdict.detail})")
+    return 0
+
+
+def _card(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.card import make_card
+
+    card = make_card(args.out, seed=args.seed, task=args.task, epochs=args.epochs, repeats=args.repeats,
+                     env=dict(args.env), op_determinism=args.op_determinism, jit_compile=args.xla, note=args.note,
+                     processes=args.processes, progress=not args.quiet, command=_command_line(argv))
+    for verdict in card.verdicts:
+        print(f"{verdict}   ({verdict.detail})")
+    size = card.path.stat().st_size if card.path else 0
+    print(f"card written to {card.path} ({size / 1000:.0f} KB, {len(card.runs)} runs); compare it with another "
+          f"machine's card: python -m helpers compare {card.path} OTHER.json")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from helpers.compare import compare_cards
+
+    comparison = compare_cards(args.a, args.b, setting=args.setting)
+    print(json.dumps(comparison.to_dict()) if args.json else comparison.text())
+    return 0
+
+
+def _imitate(args: argparse.Namespace) -> int:
+    from helpers.imitate import imitate
+
+    imitation = imitate(args.card, setting=args.setting, progress=not (args.quiet or args.json),
+                        parallel=args.parallel)
+    print(json.dumps(imitation.to_dict()) if args.json else imitation.text())
     return 0
 
 
@@ -152,6 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args, argv)
         if args.command == "pool":
             return _pool(args)
+        if args.command == "card":
+            return _card(args, argv)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "imitate":
+            return _imitate(args)
         return _devices()
     except (ConfigError, RunError) as exc:
         print(f"python -m helpers: error: {exc}", file=sys.stderr)
