@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import ConfigError, RunConfig
-from helpers.experiment import build_model, make_data, weights_sha256
+from helpers.experiment import build_model, make_data
+from helpers.weights import weights_sha256
 
 # Each stage of a run and the generator it draws from, with Keras 3 (02_seeded shows this by
 # dropping one seed call at a time). Only the trained weights depend on TensorFlow's seed,
