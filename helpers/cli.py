@@ -27,8 +27,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, default="article",
                         help="article: the article's random labels (accuracy near chance, 10%%); "
                              "learnable: labels that depend on the inputs (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed for the seeded and CPU-forced runs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seed for the seeded and CPU-forced runs (default: {DEFAULT_SEED}); "
+                             "unseeded runs take none")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per run (default: %(default)s)")
     parser.add_argument("--processes", choices=("warm", "fresh"), default="warm",
                         help="warm: reuse one worker process per environment (fast, same bits); "
@@ -129,38 +130,82 @@ def _command_line(argv: Sequence[str]) -> str:
     return "python -m helpers " + shlex.join(argv)
 
 
-def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def _seed(args: argparse.Namespace) -> int:
+    return DEFAULT_SEED if args.seed is None else args.seed
+
+
+def _print_runs(results: list, args: argparse.Namespace, argv: Sequence[str]) -> None:
     from helpers.cardfile import card_document
     from helpers.results import to_frame
-    from helpers.runner import run_mode
 
-    results = run_mode(args.mode, seed=args.seed, repeats=args.repeats, processes=args.processes,
-                       parallel=args.parallel, progress=not args.quiet, task=args.task, epochs=args.epochs,
-                       batch_size=args.batch_size, op_determinism=args.op_determinism)
     if args.json:
         print(json.dumps(card_document(results, _command_line(argv))))
-    else:
+    elif results:
         columns = ["mode", "seed", "device", "test_accuracy", "test_loss", "weights", "same_weights_as", "run_seconds"]
         print(to_frame(results)[columns].to_string(float_format=lambda v: f"{v:.6f}"))
+
+
+def _note_retries(results: list) -> None:
+    from helpers.results import retry_sentence
+
+    if retry_sentence(results):
+        print(f"note: {retry_sentence(results)}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.config import DEFAULT
+    from helpers.runner import RunError, RunInterrupted, run_mode
+
+    try:
+        results = run_mode(args.mode, seed=DEFAULT if args.seed is None else args.seed, repeats=args.repeats,
+                           processes=args.processes, parallel=args.parallel, progress=not args.quiet,
+                           task=args.task, epochs=args.epochs, batch_size=args.batch_size,
+                           op_determinism=args.op_determinism)
+    except (RunError, RunInterrupted) as exc:
+        _print_runs(exc.completed, args, argv)  # what finished is shown before the reason it stopped
+        raise
+    _print_runs(results, args, argv)
+    _note_retries(results)
     return 0
+
+
+def _keep_finished(exc: BaseException, out: str | None, argv: Sequence[str]) -> BaseException:
+    """Write the runs that finished before a failure or an interruption to ``out``, and say so."""
+    from helpers.cardfile import card_document, write_card
+    from helpers.runner import RunError, RunInterrupted
+
+    completed = getattr(exc, "completed", [])
+    if not (out and completed):
+        return exc
+    write_card(out, card_document(completed, _command_line(argv)))
+    if isinstance(exc, RunInterrupted):
+        return RunInterrupted(str(exc), completed, exc.total, saved_to=str(out))
+    return RunError(f"{str(exc).rstrip('.')}. The {len(completed)} runs that finished are in {out}.", completed)
+
+
+def _stopped_sentence(exc: BaseException) -> str:
+    """What the user is told after Ctrl-C: how many runs had finished, and where they are."""
+    completed = getattr(exc, "completed", None)
+    if completed is None:
+        return "stopped by the user; runs still going were ended."
+    saved = getattr(exc, "saved_to", "")
+    return (f"stopped by the user: {len(completed)} of {getattr(exc, 'total', 0)} runs had finished"
+            + (f"; they are in {saved}" if saved else "") + "; the runs still going were ended.")
 
 
 def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from helpers.audit import run_audit
     from helpers.cardfile import card_document, check_writable, write_card
-    from helpers.runner import RunError
+    from helpers.runner import RunError, RunInterrupted
 
     if args.out:
         check_writable(args.out)  # before a minute of runs, not after
     try:
-        report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
-                           parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
-    except RunError as exc:
-        if args.out and exc.completed:  # keep what did finish
-            write_card(args.out, card_document(exc.completed, _command_line(argv)))
-            raise RunError(f"{exc} The {len(exc.completed)} runs that finished are in {args.out}.",
-                           exc.completed) from None
-        raise
+        report = run_audit(repeats=args.repeats, task=args.task, seed=_seed(args), processes=args.processes,
+                           parallel=args.parallel, progress=not args.quiet, epochs=args.epochs,
+                           record_epochs=bool(args.out))
+    except (RunError, RunInterrupted) as exc:
+        raise _keep_finished(exc, args.out, argv) from None
     print(report.text())
     print(f"\n{len(report.results)} runs in {report.seconds:.1f} s ({args.processes} processes)")
     if args.out:
@@ -191,11 +236,12 @@ def _pool(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from helpers.card import make_card
 
-    card = make_card(args.out, seed=args.seed, task=args.task, epochs=args.epochs, repeats=args.repeats,
+    card = make_card(args.out, seed=_seed(args), task=args.task, epochs=args.epochs, repeats=args.repeats,
                      env=dict(args.env), op_determinism=args.op_determinism, jit_compile=args.xla, note=args.note,
                      processes=args.processes, progress=not args.quiet, command=_command_line(argv))
     for verdict in card.verdicts:
         print(f"{verdict}   ({verdict.detail})")
+    _note_retries(card.runs)
     size = card.path.stat().st_size if card.path else 0
     print(f"card written to {card.path} ({size / 1000:.0f} KB, {len(card.runs)} runs); compare it with another "
           f"machine's card: python -m helpers compare {card.path} OTHER.json")
@@ -252,6 +298,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RunError) as exc:
         print(f"python -m helpers: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("python -m helpers: stopped by the user; runs still going were ended.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"python -m helpers: {_stopped_sentence(exc)}", file=sys.stderr)
         return 130

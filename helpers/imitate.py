@@ -230,6 +230,9 @@ def _choose_target(card: Card, setting: str | None) -> tuple[RunResult, list[str
         raise ConfigError(f"setting must be seeded or cpu, not {setting!r}.")
     runs = {key[0]: run for key, run in representative_runs(card).items()}
     notes: list[str] = []
+    if not runs:
+        raise ConfigError(f"{card.name} has no seeded or CPU-forced runs to imitate (unseeded runs differ by design); "
+                          "make it with `python -m helpers card`.")
     if setting is None:
         seeded = runs.get("seeded")
         if seeded is not None and seeded.device.startswith("GPU") and "cpu" in runs:

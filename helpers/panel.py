@@ -23,10 +23,11 @@ from matplotlib.figure import Figure
 from helpers.config import DEFAULT_SEED, DEVICES, MODES, TASKS, ConfigError, RunConfig, check_choice, check_repeats
 from helpers.devices import NO_GPU_SENTENCE, device_report
 from helpers.plots import plot_accuracy
-from helpers.results import RunResult, to_frame
-from helpers.runner import PROCESS_KINDS, RunError, run_configs
+from helpers.results import RunResult, retry_sentence, to_frame
+from helpers.runner import PROCESS_KINDS, RunError, RunInterrupted, run_configs
 
-BUSY_SENTENCE = "A run is already in progress; wait for it to finish."
+BUSY_SENTENCE = "A run is already in progress; wait for it to finish, or press Stop."
+IDLE_STOP_SENTENCE = "Nothing is running, so there is nothing to stop."
 GPU_REFUSED_SENTENCE = "Device gpu is not available because TensorFlow sees no GPU here; choose auto or cpu."
 TABLE_COLUMNS = ["tag", "label", "device", "test_accuracy", "weights", "same_weights_as", "processes", "run_seconds"]
 
@@ -67,6 +68,7 @@ class ControlPanel:
         self.presses = 0
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()  # makes "not busy? then busy" one step
+        self._stop = threading.Event()  # set by Stop: the runner ends the runs in flight
         self._draw_lock = threading.RLock()  # runner threads report runs concurrently
 
         self.seed_on = widgets.Checkbox(value=seed_on, description="on", indent=False,
@@ -99,6 +101,8 @@ class ControlPanel:
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play",
                                          tooltip="run the settings above 'repeats' times")
         self.clear_button = widgets.Button(description="Clear", icon="trash", tooltip="forget every result")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning",
+                                          tooltip="end the runs in flight; the finished ones are kept")
         self.progress = widgets.IntProgress(value=0, min=0, max=max(1, repeats), description="runs",
                                             layout=widgets.Layout(width="320px"))
         self.status = widgets.HTML()
@@ -107,6 +111,7 @@ class ControlPanel:
 
         # Stable classes let the browser test (and curious readers' CSS) find the parts.
         for part, name in [(self.run_button, "repro-run"), (self.clear_button, "repro-clear"),
+                           (self.stop_button, "repro-stop"),
                            (self.progress, "repro-progress"), (self.status, "repro-status"),
                            (self.table, "repro-table"), (self.plot, "repro-plot")]:
             part.add_class(name)
@@ -119,7 +124,7 @@ class ControlPanel:
             widgets.HBox([_label("task"), self.task]),
             widgets.HBox([_label("epochs"), self.epochs, _label("repeats", "70px"), self.repeats,
                           _label("processes", "80px"), self.processes]),
-            widgets.HBox([self.run_button, self.clear_button, self.progress]),
+            widgets.HBox([self.run_button, self.stop_button, self.clear_button, self.progress]),
             self.status, self.table, self.plot,
         ])
         self.widget.add_class("repro-panel")
@@ -128,6 +133,7 @@ class ControlPanel:
         self.device.observe(self._device_chosen, names="value")
         self.run_button.on_click(self._run_clicked)
         self.clear_button.on_click(self._clear_clicked)
+        self.stop_button.on_click(self._stop_clicked)
         if device == "gpu" and not self.gpu_available:
             self._say(GPU_REFUSED_SENTENCE)
         else:
@@ -176,6 +182,7 @@ class ControlPanel:
             self.busy = True
             self.presses += 1
             press = self.presses
+            self._stop.clear()
         args = (config, repeats, self.processes.value, press)
         if self.background:
             self._thread = threading.Thread(target=self._run_batch, args=args, name=f"panel press {press}",
@@ -193,6 +200,13 @@ class ControlPanel:
         self.progress.bar_style = ""
         self._redraw(self.results)
         self._say("Cleared: no results yet.")
+
+    def _stop_clicked(self, _button: Any = None) -> None:
+        if not self.busy:
+            self._say(IDLE_STOP_SENTENCE)
+            return
+        self._stop.set()
+        self._say("Stopping: ending the runs in flight; the finished ones stay.")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the press in progress ends; True when nothing is running any more."""
@@ -220,10 +234,17 @@ class ControlPanel:
         self._say(f"Press {press}: running {config.label} {repeats} times ({processes} processes)…")
         new: list[RunResult] = []
         try:
-            new = run_configs([config] * repeats, processes=processes, progress=False, on_result=on_result, tag=tag)
+            new = run_configs([config] * repeats, processes=processes, progress=False, on_result=on_result, tag=tag,
+                              stop=self._stop)
             distinct = len({r.weights_sha256 for r in new})
             outcome = "identical weights" if distinct == 1 and len(new) > 1 else f"{distinct} distinct weights"
             message, style = f"Press {press} done: {len(new)} runs of {config.label}, {outcome}.", "success"
+            if retry_sentence(new):
+                message += f" {retry_sentence(new)}"
+        except RunInterrupted as stopped:  # Stop, or the kernel's stop button while running in the foreground
+            new = list(stopped.completed)
+            message = f"Press {press} stopped: {len(new)} of {repeats} runs had finished and are kept."
+            style = "warning"
         except RunError as error:
             new = list(error.completed)
             message = f"Press {press} failed after {len(new)} of {repeats} runs: {_one_line(error)}."
