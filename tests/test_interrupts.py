@@ -120,3 +120,38 @@ def test_a_run_whose_worker_dies_twice_fails_with_one_sentence_and_the_others_ar
     assert re.match(r"run 0 \(seeded, seed 42\) failed twice: the worker process stopped \(exit code -?\d+\)",
                     message), message
     assert [r.index for r in caught.value.completed] == [1]
+
+
+def test_the_kernels_stop_button_ends_the_runs_and_keeps_the_finished_ones() -> None:
+    """A notebook cell interrupted with the kernel's stop button, driven through a real Jupyter kernel."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
+    try:
+        client.execute_interactive("from helpers.config import RunConfig\n"
+                                   "from helpers.runner import interrupted_runs, run_configs", timeout=60)
+        cell = client.execute("run_configs([RunConfig(epochs=40)] * 6, parallel=2, progress=False,\n"
+                              "            on_result=lambda done, total, r: print('finished', done, flush=True))")
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            message = client.get_iopub_msg(timeout=240)
+            if message["parent_header"].get("msg_id") == cell and "finished" in message["content"].get("text", ""):
+                break
+        kernel = psutil.Process(manager.provisioner.pid)
+        workers = workers_of(kernel)
+        assert workers, "the cell's workers were not running"
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "RunInterrupted"
+        assert "runs had finished and are kept (helpers.runner.interrupted_runs() returns them)" in \
+            reply["content"]["evalue"]
+        outputs: list[str] = []
+        client.execute_interactive("print(len(interrupted_runs()))", timeout=60,
+                                   output_hook=lambda m: outputs.append(m["content"].get("text", "")))
+        kept = int("".join(outputs).strip())
+        assert 1 <= kept < 6
+        time.sleep(0.5)
+        assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
