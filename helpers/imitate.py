@@ -152,7 +152,8 @@ def _their(target: RunResult, key: str) -> str | None:
 
 def candidate_settings(target: RunResult, here: dict[str, Any]) -> list[Settings]:
     """The attempts worth making for ``target`` on a machine whose fingerprint is ``here``."""
-    device = "cpu" if target.config.device == "cpu" else "auto"
+    # Their runs used the CPU (forced, or there was no GPU): ours must too, GPU or not.
+    device = "cpu" if target.config.device == "cpu" or target.device.startswith("CPU") else "auto"
     base = Settings("this machine as it is", device=device)
     changes: list[tuple[str, dict[str, Any]]] = []
     cap = _their(target, "ONEDNN_MAX_CPU_ISA")
