@@ -11,6 +11,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from helpers.compare import Comparison
 from helpers.workshop import Workshop
@@ -87,15 +88,18 @@ def plot_workshop_accuracy(workshop: Workshop) -> Figure:
         rows = [machines.index(m) for m in mine["machine_id"]]
         jitter = (j - (len(settings) - 1) / 2) * 0.18
         ax.scatter(mine["test_accuracy"], np.array(rows) + jitter, c=[colour_of[h] for h in mine["weights_sha256"]],
-                   marker=markers[j % len(markers)], s=60, edgecolor="black", linewidth=0.5,
-                   label=setting.split(",")[0])
+                   marker=markers[j % len(markers)], s=60, edgecolor="black", linewidth=0.5)
     ax.set_yticks(range(len(machines)), machines)
     ax.set_ylim(len(machines) - 0.5, -0.5)
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("machine")
     ax.grid(axis="x", alpha=0.3)
     if settings:
-        ax.legend(title="runs", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+        # Grey keys: in this figure colour means "which weights", the marker means "which runs".
+        keys = [Line2D([], [], linestyle="", marker=markers[j % len(markers)], color="0.6", markeredgecolor="black",
+                       markersize=8, label=setting.split(",")[0]) for j, setting in enumerate(settings)]
+        ax.legend(handles=keys, title="runs", fontsize=8, title_fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1))
     ax.set_title("Seeded runs by machine: one colour = bit-identical weights", fontsize=9)
     return figure
 

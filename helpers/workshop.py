@@ -80,7 +80,7 @@ class Workshop:
         """Same seed on the same machine gives identical weights (for one ``mode``, "seeded" or "cpu", if given)."""
         table = self.by_machine()
         if mode is not None:
-            table = table[[setting.startswith(f"{mode},") for setting, _ in table.index]]
+            table = table[[setting.split(",")[0] == mode for setting, _ in table.index]]
         disagree = int((table["distinct weights"] > 1).sum())
         what = {None: "same seed", "seeded": "seeded runs", "cpu": "CPU-forced runs"}.get(mode, f"{mode} runs")
         return [Verdict(f"{what} on the same machine: identical weights",
@@ -119,6 +119,7 @@ def pool_cards(sources: Iterable[str | Path | Card]) -> Workshop:
     rows = [_row(card, run) for card in cards for run in card.runs]
     runs = pd.DataFrame(rows, columns=[*SETTING_COLUMNS, "card", "machine_key", "mode", "seed", "task", "device",
                                        "test_accuracy", "weights", "weights_sha256"])
+    runs["setting"] = runs["setting"].map(_short_names(runs["setting"]))
     ids = {key: f"M{i}" for i, key in enumerate(dict.fromkeys(runs["machine_key"]), start=1)}
     runs.insert(1, "machine_id", runs["machine_key"].map(ids))
     runs["seed"] = runs["seed"].astype("Int64")  # unseeded runs have none; keep 42 an integer
@@ -134,6 +135,14 @@ def pool_folder(folder: str | Path) -> Workshop:
     if not paths:
         raise ConfigError(f"{folder} holds no .json files; cards are the files `python -m helpers card` writes.")
     return pool_cards(paths)
+
+
+def _short_names(labels: pd.Series) -> dict[str, str]:
+    """'seeded, seed 42' for 'seeded, seed 42, article task, 10 epochs, batch 32' when the short
+    names still tell every setting of the workshop apart; the full names otherwise."""
+    full = list(dict.fromkeys(labels))
+    short = {label: ", ".join(label.split(", ")[:2]) for label in full}
+    return short if len(set(short.values())) == len(full) else {label: label for label in full}
 
 
 def _row(card: Card, run: RunResult) -> dict[str, Any]:
