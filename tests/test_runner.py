@@ -55,18 +55,6 @@ def test_warm_workers_really_are_reused(warm_runs: list) -> None:
     assert max(r.run_in_worker for r in default_env) >= 3
 
 
-@pytest.mark.slow
-def test_unseeded_runs_in_a_warm_worker_stay_unseeded() -> None:
-    """After a seeded run, a reused process must not hand its seeded state to the next run."""
-    configs = [RunConfig(seed=42, epochs=2), RunConfig(seed=None, epochs=2), RunConfig(seed=None, epochs=2),
-               RunConfig(seed=42, epochs=2, seed_calls=("numpy", "tensorflow")),
-               RunConfig(seed=42, epochs=2, seed_calls=("numpy", "tensorflow"))]
-    results = run_configs(configs, processes="warm", parallel=1, progress=False)
-    hashes = [r.weights_sha256 for r in results]
-    assert len(set(hashes)) == len(hashes)
-    assert {r.worker_pid for r in results[1:3]} == {results[1].worker_pid}
-
-
 def test_the_environment_decides_which_runs_share_a_worker() -> None:
     seeded, unseeded, cpu = (RunConfig.for_mode(m) for m in ("seeded", "unseeded", "cpu"))
     assert environment_key(seeded) == environment_key(seeded.replace(task="learnable", jit_compile=True))
