@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from helpers.config import RunConfig
+from helpers.runner import available_cores, run_configs
 from tests.conftest import run_article_example, run_cli
 
 pytestmark = pytest.mark.slow
@@ -29,6 +31,18 @@ def test_seeded_run_equals_the_articles_example_2(example2: dict, processes: str
     assert run["test_accuracy"] == example2["test_accuracy"]
     assert run["test_loss"] == example2["test_loss"]
     assert run["weights_sha256"] == example2["weights_sha256"]
+
+
+def test_thread_limited_runs_equal_the_articles_example_2(example2: dict) -> None:
+    """Workers that share the cores get fewer threads (every audit runs so); the article's script
+    ran with TensorFlow's default threads, and the weights must still be the same bits."""
+    runs = run_configs([RunConfig.for_mode("seeded")] * 2, processes="warm", parallel=2, progress=False)
+    for run in runs:
+        env = run.fingerprint["env"]
+        assert env["TF_NUM_INTRAOP_THREADS"] == env["TF_NUM_INTEROP_THREADS"] == str(max(1, available_cores() // 2))
+        assert int(env["TF_NUM_INTRAOP_THREADS"]) < available_cores() or available_cores() == 1
+        assert run.weights_sha256 == example2["weights_sha256"]
+        assert (run.test_accuracy, run.test_loss) == (example2["test_accuracy"], example2["test_loss"])
 
 
 def test_cpu_forced_run_equals_the_articles_example_3(example2: dict) -> None:
