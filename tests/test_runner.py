@@ -2,11 +2,12 @@
 
 Warm workers are the speed-up of the lab; they are only allowed because these tests show
 they change nothing. Each seeded configuration below runs once in a fresh process and once
-in a warm worker that has already served another run of the same environment (a short run of
-the other task whose only seed call is NumPy's, so Python's and TensorFlow's generators are left
-reseeded from the OS; TensorFlow's stays seeded under op determinism, which requires it), and the weights must be the same bits. Every run's own fingerprint must
-show the environment it was asked for; the parent's environment is deliberately polluted so
-that a variable the runner forgot to set or remove would show.
+in a warm worker that has already served another run of the same environment: a short run of
+the other task whose only seed call is NumPy's, so Python's and TensorFlow's generators are
+left reseeded from the OS (TensorFlow's stays seeded under op determinism, which requires it).
+The weights must be the same bits. Every run's own fingerprint must show the environment it
+was asked for; the parent's environment is deliberately polluted so that a variable the runner
+forgot to set or remove would show.
 """
 
 from __future__ import annotations
