@@ -31,6 +31,7 @@ def test_seeded_run_equals_the_articles_example_2(example2: dict, processes: str
     assert run["test_accuracy"] == example2["test_accuracy"]
     assert run["test_loss"] == example2["test_loss"]
     assert run["weights_sha256"] == example2["weights_sha256"]
+    assert run["fingerprint"]["env"]["PYTHONHASHSEED"] == "42"
 
 
 def test_thread_limited_runs_equal_the_articles_example_2(example2: dict) -> None:
@@ -52,6 +53,8 @@ def test_cpu_forced_run_equals_the_articles_example_3(example2: dict) -> None:
     (run,) = json.loads(done.stdout)["runs"]
     assert run["weights_sha256"] == example3["weights_sha256"]
     assert run["device"] == "CPU:0"
+    # The run's own record that the GPU was hidden before TensorFlow started, not just the outcome.
+    assert run["fingerprint"]["env"]["CUDA_VISIBLE_DEVICES"] == "-1" and run["fingerprint"]["gpus"] == []
     # No GPU here: forcing the CPU changes nothing, in the article's code as in the lab's.
     assert example3["weights_sha256"] == example2["weights_sha256"]
 
