@@ -646,10 +646,11 @@ def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> t
         nb = read_notebook(path, root)
         expected = expected_verdicts(path.stem, root)
         if expected is None and verdict_cells(nb):
-            raise ToolError(f"{_rel(path, root)} has verdict cells but no {verdicts.registry_path(path.stem)}; "
+            registry = verdicts.registry_path(path.stem).as_posix()
+            raise ToolError(f"{_rel(path, root)} has verdict cells but no {registry}; "
                             f"write the lines each verdict cell must print there first.")
         plans.append((path, nb, expected or []))
-    done, problems = [], []
+    done, refused = [], []
     for path, nb, expected in plans:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
@@ -662,11 +663,11 @@ def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> t
         found = verdicts.cell_problems(_rel(path, root), verdict_cells(fresh), expected,
                                        verdicts.registry_path(path.stem).as_posix())
         if found:
-            problems += [f"not stored: {line}" for line in found]
+            refused += [f"not stored: {line}" for line in found]
             continue
         _write_if_changed(path, render_notebook(fresh, path, root))
         done.append(_rel(path, root))
-    return done, problems
+    return done, refused
 
 
 # --------------------------------------------------------------------------- CLI
