@@ -32,13 +32,24 @@ GPU_REFUSED_SENTENCE = "Device gpu is not available because TensorFlow sees no G
 TABLE_COLUMNS = ["tag", "label", "device", "test_accuracy", "weights", "same_weights_as", "processes", "run_seconds"]
 
 
+class GpuDetectionError(RuntimeError):
+    """TensorFlow could not say whether it sees a GPU; the message is one sentence."""
+
+
 @functools.cache
 def tensorflow_sees_gpu() -> bool:
-    """Ask TensorFlow once per kernel: importing it here costs about two seconds."""
+    """Ask TensorFlow once per kernel: importing it here costs about two seconds.
+
+    A failure to ask is not a "no": it raises :class:`GpuDetectionError` (and is not cached,
+    so a fixed install is asked again).
+    """
     try:
         return device_report().has_gpu
-    except Exception:  # no usable TensorFlow: the runs would fail too, so offer no GPU
-        return False
+    except Exception as error:
+        raise GpuDetectionError(
+            f"TensorFlow could not say whether it sees a GPU ({type(error).__name__}: {_one_line(error)}); "
+            "fix its installation and restart the runtime."
+        ) from error
 
 
 def _one_line(error: BaseException) -> str:
@@ -60,7 +71,15 @@ class ControlPanel:
         for name, value, choices in [("device", device, DEVICES), ("task", task, TASKS),
                                      ("processes", processes, PROCESS_KINDS)]:
             check_choice(name, value, choices)
-        self.gpu_available = tensorflow_sees_gpu() if gpu_available is None else bool(gpu_available)
+        detection_error = ""
+        if gpu_available is None:
+            try:
+                gpu_available = tensorflow_sees_gpu()
+            except GpuDetectionError as error:  # shown in the panel, never taken for "no GPU"
+                gpu_available, detection_error = False, str(error)
+        self.gpu_available = bool(gpu_available)
+        self.gpu_refusal = (f"Device gpu is not available: {detection_error}" if detection_error
+                            else GPU_REFUSED_SENTENCE)
         self.background = background
         self.results: list[RunResult] = []
         self.busy = False
@@ -76,15 +95,16 @@ class ControlPanel:
         self.seed = widgets.IntText(value=seed, layout=widgets.Layout(width="120px"), disabled=not seed_on)
         self.op_determinism = widgets.Checkbox(value=op_determinism, description="op determinism", indent=False,
                                                layout=widgets.Layout(width="150px", margin="0 0 0 24px"))
-        gpu_label = "gpu" if self.gpu_available else "gpu (none here)"
+        gpu_label = "gpu" if self.gpu_available else "gpu (unknown)" if detection_error else "gpu (none here)"
+        why_no_gpu = detection_error or NO_GPU_SENTENCE
         toggles = {"button_width": "130px"}
         self.device = widgets.ToggleButtons(
             options=[("auto", "auto"), ("cpu", "cpu"), (gpu_label, "gpu")], value="auto", style=toggles,
             tooltips=["TensorFlow's choice: the GPU if it sees one",
                       "hide the GPU before TensorFlow starts (the article's Example 3)",
-                      "the first GPU" if self.gpu_available else NO_GPU_SENTENCE])
+                      "the first GPU" if self.gpu_available else why_no_gpu])
         self.device_note = widgets.HTML(
-            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(NO_GPU_SENTENCE)}</i>",
+            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(why_no_gpu)}</i>",
             layout=widgets.Layout(margin="0 0 0 86px"))
         self.task = widgets.ToggleButtons(
             options=list(TASKS), value=task, style=toggles,
@@ -135,10 +155,10 @@ class ControlPanel:
         self.clear_button.on_click(self._clear_clicked)
         self.stop_button.on_click(self._stop_clicked)
         if device == "gpu" and not self.gpu_available:
-            self._say(GPU_REFUSED_SENTENCE)
+            self._say(self.gpu_refusal)
         else:
             self.device.value = device
-            self._say("Ready: choose the settings and press Run.")
+            self._say(detection_error or "Ready: choose the settings and press Run.")
         self._redraw(self.results)
 
     @classmethod
@@ -153,7 +173,7 @@ class ControlPanel:
     def config(self) -> RunConfig:
         """The run the widgets describe; raises ConfigError with one sentence if they are wrong."""
         if self.device.value == "gpu" and not self.gpu_available:
-            raise ConfigError(GPU_REFUSED_SENTENCE)
+            raise ConfigError(self.gpu_refusal)
         return RunConfig(seed=self.seed.value if self.seed_on.value else None, device=self.device.value,
                          op_determinism=self.op_determinism.value, task=self.task.value, epochs=self.epochs.value)
 
@@ -164,7 +184,7 @@ class ControlPanel:
         # No core widget can grey out one option, so the gpu option stays visible but is refused.
         if change["new"] == "gpu" and not self.gpu_available:
             self.device.value = change["old"] if change["old"] != "gpu" else "auto"
-            self._say(GPU_REFUSED_SENTENCE)
+            self._say(self.gpu_refusal)
 
     # -- pressing the buttons -------------------------------------------------------------
 
