@@ -103,6 +103,10 @@ class RunConfig:
         for flag in ("op_determinism", "jit_compile"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
+        if self.op_determinism and (self.seed is None or "tensorflow" not in self.seed_calls):
+            # TensorFlow itself refuses: "Random ops require a seed to be set when determinism is enabled".
+            raise ConfigError("op determinism needs TensorFlow's seed (tf.random.set_seed): TensorFlow refuses "
+                              "random ops without one then; turn the seed on, or op determinism off.")
         try:
             env = dict(self.env)
         except (TypeError, ValueError):

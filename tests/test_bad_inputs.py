@@ -215,6 +215,9 @@ CASES = [
     Case("control panel", "device gpu on a machine without one",
          "Device gpu is not available because TensorFlow sees no GPU here; choose auto or cpu.",
          panel(device="gpu")),
+    Case("control panel", "op determinism on, seed off, then Run",
+         "Not run: op determinism needs TensorFlow's seed (tf.random.set_seed): TensorFlow refuses random ops "
+         "without one then; turn the seed on, or op determinism off.", panel(op_determinism=True, seed_on=False)),
     Case("control panel", "Run again while a press is running",
          "A run is already in progress; wait for it to finish, or press Stop.", panel(busy=True)),
     Case("control panel", "Stop when nothing runs", "Nothing is running, so there is nothing to stop.",

@@ -65,6 +65,7 @@ def test_repeats_are_checked() -> None:
 
 def test_round_trip_through_dict() -> None:
     config = RunConfig(seed=3, task="learnable", device="cpu", epochs=4, batch_size=16,
-                       seed_calls=("numpy",), op_determinism=True, env=(("ONEDNN_MAX_CPU_ISA", "AVX2"),))
+                       seed_calls=("numpy", "tensorflow"), op_determinism=True,
+                       env=(("ONEDNN_MAX_CPU_ISA", "AVX2"),))
     assert RunConfig.from_dict(config.to_dict()) == config
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in config.label

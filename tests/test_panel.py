@@ -68,10 +68,14 @@ def test_config_follows_the_widgets():
     panel.seed_on.value = False
     assert panel.seed.disabled
     panel.device.value = "cpu"
-    panel.op_determinism.value = True
     panel.task.value = "learnable"
     panel.epochs.value = 3
-    assert panel.config() == RunConfig(seed=None, device="cpu", op_determinism=True, task="learnable", epochs=3)
+    assert panel.config() == RunConfig(seed=None, device="cpu", task="learnable", epochs=3)
+    panel.op_determinism.value = True
+    with pytest.raises(ConfigError, match="op determinism needs TensorFlow's seed"):
+        panel.config()  # TensorFlow refuses random ops without a seed once op determinism is on
+    panel.seed_on.value = True
+    assert panel.config() == RunConfig(seed=42, device="cpu", op_determinism=True, task="learnable", epochs=3)
 
 
 def test_presets_for_the_article_modes():
