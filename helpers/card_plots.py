@@ -1,129 +1,181 @@
 """Figures for cards: how far two cards' weights drift apart, and a workshop's runs by machine.
 
-Long names (card files, machine descriptions) never go on an axis: machines are M1, M2, ...
-and cards are shortened, with the full names in the tables the notebooks show beside.
+Long names (card files, machine descriptions) never go on an axis whole: machines are M1, M2, ...
+and card names are cut in the middle while they stay distinct, with the full names in the tables
+the notebooks show beside. Settings are named in full in keys beside the axes, wrapped. The layout
+comes from :mod:`helpers.plots`.
 """
 
 from __future__ import annotations
-
-import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-from helpers.compare import Comparison
+from helpers.compare import Comparison, short_setting_label
+from helpers.plots import (
+    EDGE,
+    KEY_WIDTH,
+    LABEL_FONT,
+    MARKERS,
+    TITLE_FONT,
+    X_AXIS_HEIGHT,
+    category_rows,
+    distinct_names,
+    key_beside,
+    key_height,
+    lines_of,
+    plain,
+    row_pitch,
+    set_title,
+    style,
+    text_inches,
+    title_height,
+    wrap_text,
+)
 from helpers.workshop import Workshop
 
-_COLOURS = plt.get_cmap("tab10").colors
-_NAME_CHARS = 28
+# Twenty colours for "which weights": beyond twenty distinct weights in one figure they repeat,
+# and the figure says so rather than let two colours claim identical bits.
+_WEIGHT_COLOURS = plt.get_cmap("tab20").colors
+_MODE_MARKERS = {"seeded": "o", "cpu": "s"}
 
 
-def _short(text: str, width: int = _NAME_CHARS) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _repeat_note(distinct: int) -> str:
+    return (f" (colours repeat after {len(_WEIGHT_COLOURS)} weights: the table names them all)"
+            if distinct > len(_WEIGHT_COLOURS) else "")
 
 
 def plot_comparison(comparison: Comparison) -> Figure:
     """Left: the largest weight difference after each epoch, per setting, on a log scale (identical
     epochs sit on the floor). Right: both cards' training loss per epoch, with their test accuracy."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-    positive = [d for s in comparison.settings for d in (s.distance or []) if d > 0]
+    settings = [s for s in comparison.settings if s.distance is not None and s.epochs is not None]
+    names = [short_setting_label(s.key) for s in settings]  # the names of compare's stages table
+    title_lines = 3
+    height = max(3.8, key_height(names, title="runs") + X_AXIS_HEIGHT + title_height(title_lines) + EDGE)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, height), layout="constrained", width_ratios=[1.2, 1])
+    positive = [d for s in settings for d in s.distance or [] if d > 0]
     floor = min(positive) / 10 if positive else 1e-9
-    drawn = False
-    styles = {"seeded": ("-", "o", 7, "seeded (default device)"), "cpu": ("--", "s", 4, "CPU-forced")}
-    for i, setting in enumerate(comparison.settings):
-        if setting.distance is None or setting.epochs is None:
-            continue
-        values = np.array([d if d > 0 else floor for d in setting.distance])
-        colour = _COLOURS[i % 10]
-        line, marker, size, name = styles.get(setting.key[0], ("-", "o", 6, setting.key[0]))
-        left.plot(setting.epochs, values, color=colour, linestyle=line, marker=marker, markersize=size, label=name)
-        zeros = [e for e, d in zip(setting.epochs, setting.distance, strict=True) if d == 0]
+    handles = []
+    for i, setting in enumerate(settings):
+        values = np.array([d if d > 0 else floor for d in setting.distance or []])
+        colour, line = style(i)
+        marker = _MODE_MARKERS.get(setting.key[0], "^")
+        left.plot(setting.epochs, values, color=colour, linestyle=line, marker=marker, markersize=5)
+        zeros = [e for e, d in zip(setting.epochs or [], setting.distance or [], strict=True) if d == 0]
         left.scatter(zeros, [floor] * len(zeros), color=colour, marker="v", s=50, zorder=3)
-        drawn = True
+        handles.append(Line2D([], [], color=colour, linestyle=line, marker=marker, markersize=5))
     left.set_yscale("log")
     left.set_ylim(floor / 3, max(positive + [floor]) * 10)
     left.axhline(floor, color="0.7", linestyle=":", linewidth=1)
     left.set_xlabel("epoch (0 = before training)")
     left.set_ylabel("largest |weight difference|")
-    left.set_title("How far apart the weights are\n(▼ on the dotted floor: identical)" if drawn
-                   else "No per-epoch weights in these cards", fontsize=9)
-    if drawn:
-        left.legend(title="runs", fontsize=8, title_fontsize=8, loc="upper left")
+    set_title(left, "How far apart the weights are\n(▼ on the dotted floor: identical)" if settings
+              else "No per-epoch weights in these cards", 3.4)
+    if settings:
+        key_beside(left, handles, names, title="runs")
     left.grid(alpha=0.3)
 
     primary = comparison.primary
-    for run, card, colour, style in ((primary.a, comparison.a, _COLOURS[0], "-"),
-                                     (primary.b, comparison.b, _COLOURS[3], "--")):
+    cards = distinct_names([comparison.a.name, comparison.b.name], 1.9)
+    loss_keys, loss_names = [], []
+    for letter, run, card, colour, line in (("A", primary.a, cards[0], "C0", "-"),
+                                            ("B", primary.b, cards[1], "C3", "--")):
         epochs = range(1, len(run.loss_per_epoch) + 1)
-        right.plot(epochs, run.loss_per_epoch, color=colour, linestyle=style, marker=".",
-                   label=f"{_short(card.name)}: test accuracy {run.test_accuracy:.4f}")
+        loss_keys += right.plot(epochs, run.loss_per_epoch, color=colour, linestyle=line, marker=".")
+        loss_names.append(f"{letter}: {card}\ntest accuracy {run.test_accuracy:.4f}")
+    key_beside(right, loss_keys, loss_names, title="cards", width=2.0)
     right.set_xlabel("epoch")
     right.set_ylabel("training loss")
-    gap = max(abs(x - y) for x, y in zip(primary.a.loss_per_epoch, primary.b.loss_per_epoch, strict=False))
+    gap = max((abs(x - y) for x, y in zip(primary.a.loss_per_epoch, primary.b.loss_per_epoch, strict=False)),
+              default=0.0)
     overlap = ("\n(identical curves)" if gap == 0 else
                f"\n(the curves overlap: they differ by at most {gap:.1g})" if gap < 1e-3 else "")
-    right.set_title(f"Training loss, {primary.key[0]} runs{overlap}", fontsize=9)
-    right.legend(fontsize=8, loc="upper right")
+    mode, seed = {"seeded": "seeded", "cpu": "CPU-forced"}.get(primary.key[0], primary.key[0]), primary.key[1]
+    set_title(right, f"Training loss: {mode} runs, seed {seed}{overlap}", 3.0)
     right.grid(alpha=0.3)
     return figure
 
 
-def _seeded(workshop: Workshop) -> tuple[list[str], list[str]]:
+def _seeded(workshop: Workshop):
     runs = workshop.runs[workshop.runs["mode"] != "unseeded"]
-    return list(dict.fromkeys(runs["machine_id"])), list(dict.fromkeys(runs["setting"]))
+    return runs, list(dict.fromkeys(runs["machine_id"])), list(dict.fromkeys(runs["setting"]))
 
 
 def plot_workshop_accuracy(workshop: Workshop) -> Figure:
-    """Test accuracy of every seeded run, one row per machine (M1, M2, ...): runs of one setting with
-    bit-identical weights share a colour, and each setting has its own marker."""
-    machines, settings = _seeded(workshop)
-    runs = workshop.runs[workshop.runs["mode"] != "unseeded"]
-    figure, ax = plt.subplots(figsize=(8, 1.6 + 0.45 * max(1, len(machines))), layout="constrained")
-    colour_of = {h: _COLOURS[i % 10] for i, h in enumerate(dict.fromkeys(runs["weights_sha256"]))}
-    markers = ["o", "s", "^", "D", "v", "P"]
+    """Test accuracy of every seeded run, one row per machine (M1, M2, ...): runs with bit-identical
+    weights share a colour, and each setting has its own marker, named in the key beside."""
+    runs, machines, settings = _seeded(workshop)
+    hashes = list(dict.fromkeys(runs["weights_sha256"]))
+    title = f"Seeded runs by machine: one colour = bit-identical weights{_repeat_note(len(hashes))}"
+    width = 8.0
+    data_width = width - 0.6 - KEY_WIDTH - 0.6 - 2 * EDGE
+    title_lines = lines_of(wrap_text(title, data_width, TITLE_FONT))
+    # Each setting's markers sit at their own height in a machine's row, clear of the others'.
+    pitch = max(row_pitch(machines), min(0.6, 0.13 * len(settings) + 0.1))
+    rows = max(1, len(machines)) * pitch
+    height = max(2.2, rows + X_AXIS_HEIGHT + title_height(title_lines) + EDGE,
+                 key_height(settings, title="runs") + X_AXIS_HEIGHT + title_height(title_lines))
+    figure, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    colour_of = {h: _WEIGHT_COLOURS[i % len(_WEIGHT_COLOURS)] for i, h in enumerate(hashes)}
+    category_rows(ax, machines)
     for j, setting in enumerate(settings):
         mine = runs[runs["setting"] == setting]
-        rows = [machines.index(m) for m in mine["machine_id"]]
-        jitter = (j - (len(settings) - 1) / 2) * 0.18
-        ax.scatter(mine["test_accuracy"], np.array(rows) + jitter, c=[colour_of[h] for h in mine["weights_sha256"]],
-                   marker=markers[j % len(markers)], s=60, edgecolor="black", linewidth=0.5)
-    ax.set_yticks(range(len(machines)), machines)
-    ax.set_ylim(len(machines) - 0.5, -0.5)
+        rows_of = [machines.index(m) for m in mine["machine_id"]]
+        jitter = (j - (len(settings) - 1) / 2) * min(0.35, 0.7 / max(1, len(settings)))
+        ax.scatter(mine["test_accuracy"], np.array(rows_of) + jitter, c=[colour_of[h] for h in mine["weights_sha256"]],
+                   marker=MARKERS[j % len(MARKERS)], s=60, edgecolor="black", linewidth=0.5)
+    ax.tick_params(axis="y", labelsize=9)
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("machine")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.ticklabel_format(axis="x", useOffset=False)
     ax.grid(axis="x", alpha=0.3)
     if settings:
         # Grey keys: in this figure colour means "which weights", the marker means "which runs".
-        keys = [Line2D([], [], linestyle="", marker=markers[j % len(markers)], color="0.6", markeredgecolor="black",
-                       markersize=8, label=setting.split(",")[0]) for j, setting in enumerate(settings)]
-        ax.legend(handles=keys, title="runs", fontsize=8, title_fontsize=8, loc="upper left",
-                  bbox_to_anchor=(1.01, 1))
-    ax.set_title("Seeded runs by machine: one colour = bit-identical weights", fontsize=9)
+        keys = [Line2D([], [], linestyle="", marker=MARKERS[j % len(MARKERS)], color="0.6", markeredgecolor="black",
+                       markersize=8) for j in range(len(settings))]
+        key_beside(ax, keys, settings, title="runs")
+    set_title(ax, title, data_width)
     return figure
 
 
 def plot_workshop_identity(workshop: Workshop) -> Figure:
     """One row per card (grouped by machine), one column per seeded setting: the colour and the
     first hex digits name the trained weights, so equal colours in a column mean identical bits."""
-    machines, settings = _seeded(workshop)
-    runs = workshop.runs[workshop.runs["mode"] != "unseeded"]
-    rows = list(dict.fromkeys(zip(runs["machine_id"], runs["card"], strict=True)))
-    rows.sort(key=lambda row: machines.index(row[0]))
-    figure, ax = plt.subplots(figsize=(2.8 + 1.6 * max(1, len(settings)), 1.4 + 0.36 * max(1, len(rows))),
-                              layout="constrained")
-    grid = np.full((len(rows), len(settings)), np.nan)
+    runs, machines, settings = _seeded(workshop)
+    cards = list(dict.fromkeys(zip(runs["machine_id"], runs["card"], strict=True)))
+    cards.sort(key=lambda row: machines.index(row[0]))
+    column = 1.6
+    headers = [wrap_text(plain(setting), column - 0.15) for setting in settings]
+    names = distinct_names([card for _, card in cards], 2.2)
+    labels = [f"{machine} · {name}" for (machine, _), name in zip(cards, names, strict=True)]
+    pitch = max(0.36, row_pitch(labels))
+    label_column = max((text_inches(label) for label in labels), default=0.5) + 0.3
+    data_width = column * max(1, len(settings))
+    most = max((runs[runs["setting"] == s]["weights_sha256"].nunique() for s in settings), default=0)
+    title = f"Trained weights per card\n(same colour in a column = identical bits){_repeat_note(most)}"
+    title_lines = lines_of(wrap_text(title, data_width, TITLE_FONT))
+    header_lines = max((lines_of(h) for h in headers), default=1)
+    figure, ax = plt.subplots(
+        figsize=(label_column + data_width + 2 * EDGE,
+                 pitch * max(1, len(cards)) + title_height(title_lines) + 0.25 + header_lines * 0.16 + 2 * EDGE),
+        layout="constrained")
+    grid = np.full((len(cards), len(settings)), np.nan)
     for c, setting in enumerate(settings):
         in_setting = runs[runs["setting"] == setting]
         numbering = {h: i for i, h in enumerate(dict.fromkeys(in_setting["weights_sha256"]))}
-        for r, (machine, card) in enumerate(rows):
+        for r, (machine, card) in enumerate(cards):
             mine = in_setting[(in_setting["machine_id"] == machine) & (in_setting["card"] == card)]
             if not mine.empty:
-                grid[r, c] = numbering[mine["weights_sha256"].iloc[0]] % 10
+                grid[r, c] = numbering[mine["weights_sha256"].iloc[0]] % len(_WEIGHT_COLOURS)
                 ax.text(c, r, mine["weights"].iloc[0][:6], ha="center", va="center", fontsize=7, family="monospace")
-    ax.imshow(grid, cmap="tab10", vmin=0, vmax=9, aspect="auto", alpha=0.55)
-    ax.set_xticks(range(len(settings)), [textwrap.fill(s.split(",")[0], 12) for s in settings], fontsize=8)
-    ax.set_yticks(range(len(rows)), [f"{m} · {_short(card, 22)}" for m, card in rows], fontsize=8)
-    ax.set_title("Trained weights per card\n(same colour in a column = identical bits)", fontsize=9)
+    ax.imshow(grid, cmap=plt.matplotlib.colors.ListedColormap(_WEIGHT_COLOURS), vmin=-0.5,
+              vmax=len(_WEIGHT_COLOURS) - 0.5, aspect="auto", alpha=0.6)
+    ax.set_xticks(range(len(settings)), headers, fontsize=LABEL_FONT)
+    ax.set_yticks(range(len(cards)), labels, fontsize=LABEL_FONT)
+    ax.tick_params(length=0)
+    set_title(ax, title, data_width)
     return figure

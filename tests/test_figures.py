@@ -1,0 +1,363 @@
+"""Every figure the lab draws reads cleanly: no two texts overlap and none leaves the figure.
+
+The figure functions are found, not listed: every public top-level ``plot_*`` defined in a module
+of ``helpers`` (read from the source, so that finding them imports neither TensorFlow nor the
+article's scripts). Each must have drawing cases in ``CASES`` below -- the notebooks' own shapes
+and stress cases with many categories and long labels -- and a new figure function without
+cases fails here until it gets some. The check draws each figure with Agg and compares the
+renderer's extents of every text it actually drew: tick labels, titles, axis labels, legend
+entries, annotations, texts inside axes. The figures go to test-artifacts/figures/ to be looked at.
+
+The runs and cards here are made by hand (tests/conftest.py): they exercise the layout, and are
+never presented as measurements.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import itertools
+import warnings
+from collections.abc import Callable, Iterator
+from unittest import mock
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from helpers.results import RunResult  # noqa: E402
+from tests.conftest import REPO, make_fingerprint, make_result  # noqa: E402
+
+ARTIFACTS = REPO / "test-artifacts" / "figures"
+TOLERANCE = 1.0  # pixels at 100 dpi: texts that merely touch are not overlapping
+
+# --------------------------------------------------------------------------- the check
+
+
+def drawn_texts(figure: Figure) -> tuple[list[Text], list[str]]:
+    """Every text the renderer draws for ``figure`` (visible and non-empty), in drawing order, and
+    the warnings drawing gave.
+
+    Recorded while drawing rather than collected with ``findobj``: an axis keeps tick labels for
+    ticks outside its view that are never drawn, and those must not count.
+    """
+    if not isinstance(figure.canvas, FigureCanvasAgg):  # a bare Figure, as the control panel makes
+        FigureCanvasAgg(figure)
+    drawn: dict[int, Text] = {}
+    draw = Text.draw
+
+    def record(text: Text, renderer) -> None:
+        draw(text, renderer)
+        if text.get_visible() and text.get_text().strip():
+            drawn[id(text)] = text
+
+    with mock.patch.object(Text, "draw", record), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.canvas.draw()
+    return list(drawn.values()), [str(w.message) for w in caught]
+
+
+def _name(text: Text) -> str:
+    words = " ".join(text.get_text().split())
+    return repr(words if len(words) <= 50 else words[:49] + "…")
+
+
+def text_problems(figure: Figure) -> list[str]:
+    """One line per text that leaves the figure, per pair of texts that overlap, per label repeated
+    within one key or axis, and per warning drawing gave."""
+    texts, warned = drawn_texts(figure)
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = [(text, text.get_window_extent(renderer)) for text in texts]
+    # A layout that gave up ("axes sizes collapsed to zero") or a missing glyph is a problem too.
+    problems = [f"drawing warned: {message}" for message in warned]
+    for text, box in boxes:
+        if box.x0 < -TOLERANCE or box.y0 < -TOLERANCE or box.x1 > width + TOLERANCE or box.y1 > height + TOLERANCE:
+            problems.append(f"{_name(text)} leaves the figure: x {box.x0:.0f}..{box.x1:.0f} of {width:.0f}, "
+                            f"y {box.y0:.0f}..{box.y1:.0f} of {height:.0f}")
+    # Two entries of one key, or two ticks of one axis, that read the same tell the reader nothing.
+    shown = {id(text) for text in texts}
+    groups = [legend.get_texts() for legend in figure.findobj(Legend)]
+    groups += [axis.get_majorticklabels() for ax in figure.axes for axis in (ax.xaxis, ax.yaxis)]
+    for group in groups:
+        words = [text.get_text() for text in group if id(text) in shown]
+        problems += [f"{_name(text)} appears {words.count(text.get_text())} times in one key or axis"
+                     for text in group if id(text) in shown and words.count(text.get_text()) > 1]
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+        across = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+        up = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+        if across > TOLERANCE and up > TOLERANCE:
+            problems.append(f"{_name(a)} overlaps {_name(b)} ({across:.0f} x {up:.0f} px)")
+    return problems
+
+
+# --------------------------------------------------------------------------- the figure functions
+
+
+def figure_functions() -> list[str]:
+    """'module.plot_name' for every public top-level ``plot_*`` function defined in helpers."""
+    found = []
+    for path in sorted((REPO / "helpers").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        found += [f"{module}.{node.name}" for node in tree.body
+                  if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("plot_")]
+    return found
+
+
+def resolve(qualified: str) -> Callable[..., Figure]:
+    module, _, name = qualified.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+# --------------------------------------------------------------------------- inputs
+
+LONG_CARD = "card-ana-maria-de-los-angeles-on-her-windows-laptop-with-the-big-gpu-{}.json"
+ENVS = ((), (("ONEDNN_MAX_CPU_ISA", "SSE41"),), (("TF_ENABLE_ONEDNN_OPTS", "0"),),
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"), ("TF_NUM_INTRAOP_THREADS", "1"), ("TF_NUM_INTEROP_THREADS", "1")),
+        (("A_VERY_LONG_ENVIRONMENT_VARIABLE_NAME_WITHOUT_ANY_BREAK", "x" * 40),))
+CALLS = (("python", "numpy", "tensorflow"), ("numpy", "tensorflow"), ("python", "tensorflow"), ("python", "numpy"))
+
+
+def run(weights: str, accuracy: float, epochs: int = 10, **config: object) -> RunResult:
+    result = make_result(weights, **config)
+    result.test_accuracy = accuracy
+    result.loss_per_epoch = list(2.3 - np.linspace(0, 0.05, epochs) * (1 + sum(map(ord, weights)) % 7 / 10))
+    result.config = result.config.replace(epochs=epochs)
+    return result
+
+
+def notebook_02() -> list[RunResult]:
+    """02_seeded's plot: three seeded runs, two of seed 43, two of each dropped seed call."""
+    seeded = [run("a", 0.11)] * 3
+    other = [run("b", 0.105, seed=43)] * 2
+    dropped = [run(f"{''.join(call)}{i}", 0.1 + 0.003 * i, seed_calls=call) for call in CALLS[1:] for i in range(2)]
+    return seeded + other + dropped
+
+
+def notebook_03() -> list[RunResult]:
+    """03_cpu_forced's plot: default, CPU-forced, op determinism, two imitated machines."""
+    return ([run("a", 0.11)] * 2 + [run("a", 0.11, device="cpu")] * 2 + [run("d", 0.11, op_determinism=True)] * 2
+            + [run("e", 0.11, env=ENVS[1]), run("f", 0.11, env=ENVS[2])])
+
+
+def many_long() -> list[RunResult]:
+    """Twenty-odd kinds of run with long labels (seed calls, op determinism, XLA, environment
+    variables, one unbreakable), some sharing weights, some repeated many times."""
+    runs = []
+    for i, (calls, env) in enumerate(itertools.product(CALLS, ENVS)):
+        repeats = 1 + i % 3
+        weights = "shared" if i % 4 == 0 else f"w{i}"
+        runs += [run(weights if r == 0 else f"{weights}{r}" if i % 5 == 0 else weights, 0.095 + 0.001 * i,
+                     seed=40 + i, seed_calls=calls, env=env, op_determinism="tensorflow" in calls and i % 2 == 0,
+                     jit_compile=i % 3 == 0) for r in range(repeats)]
+    return runs + [run(f"u{i}", 0.08 + 0.01 * i, seed=None) for i in range(12)]
+
+
+def learnable() -> list[RunResult]:
+    return [run(f"l{i}", 0.6 + 0.0001 * i, seed=None, task="learnable", epochs=40) for i in range(4)]
+
+
+def on_panel_figure(results: list[RunResult]) -> Figure:
+    """As the control panel draws: a bare Figure of its own size, plot_accuracy on add_subplot()."""
+    from helpers.plots import plot_accuracy
+
+    figure = Figure(figsize=(7.5, 3.8), layout="constrained")
+    plot_accuracy(results, ax=figure.add_subplot())
+    return figure
+
+
+def _card(name: str, runs: list[RunResult]):
+    from helpers.cardfile import Card
+
+    return Card(name=name, document={}, runs=runs)
+
+
+def comparison(settings: int, name_a: str, name_b: str, identical: bool = False):
+    """Two cards compared over ``settings`` settings (seeded and CPU-forced, several seeds), with
+    per-epoch weight distances; ``identical``: every distance 0."""
+    from helpers.compare import Comparison, SettingComparison, setting_key
+
+    compared = []
+    for i in range(settings):
+        mode = "cpu" if i % 2 else "seeded"
+        a = run(f"a{i}", 0.11, seed=42 + i // 2, device="cpu" if mode == "cpu" else "auto")
+        b = run(f"b{i}", 0.1100001, seed=42 + i // 2, device="cpu" if mode == "cpu" else "auto")
+        epochs = list(range(11))
+        distance = [0.0] * 11 if identical else [0.0] * (1 + i % 3) + list(np.geomspace(1e-8, 1e-6 * (i + 1),
+                                                                                         10 - i % 3))
+        stages = {"data": "same", "initial_weights": "same", "trained_weights": "same" if identical else "different"}
+        compared.append(SettingComparison(setting_key(a), a, b, stages, epochs, distance))
+    return Comparison(_card(name_a, []), _card(name_b, []), compared, compared[0], [], "", [])
+
+
+def workshop(machines: int, settings: int, cards_per_machine: int, card_name: str):
+    """A pooled workshop: ``machines`` machines (different CPUs and settings), each with cards that
+    ran ``settings`` seeded settings; names made long with ``card_name``."""
+    from helpers.workshop import pool_cards
+
+    cards = []
+    for m in range(machines):
+        fingerprint = make_fingerprint(cpu={**make_fingerprint()["cpu"], "model": f"CPU model {m}"},
+                                       env=dict(ENVS[m % len(ENVS)][:1]))
+        for c in range(cards_per_machine):
+            # Seed calls that differ under one seed: the workshop then names settings in full.
+            runs = [make_result(f"m{m}s{s}", seed=42 + s // 8, fingerprint=fingerprint,
+                                device="cpu" if s % 2 else "auto", seed_calls=CALLS[s // 2 % len(CALLS)])
+                    for s in range(settings)]
+            runs.append(make_result(f"u{m}{c}", seed=None, fingerprint=fingerprint))
+            for r in runs:
+                r.test_accuracy = 0.1 + 0.002 * m
+            cards.append(_card(card_name.format(f"{m}-{c}"), runs))
+    return pool_cards(cards)
+
+
+# Per figure function: named cases, each a callable that draws one figure.
+CASES: dict[str, dict[str, Callable[[], Figure]]] = {
+    "helpers.plots.plot_accuracy": {
+        "02_seeded": lambda: resolve("helpers.plots.plot_accuracy")(
+            notebook_02(), title="Same seed, same diamond colour; grey = weights of its own"),
+        "03_cpu_forced": lambda: resolve("helpers.plots.plot_accuracy")(
+            notebook_03(), title="All seed 42: different settings, different bits, (nearly) the same accuracy"),
+        "many_long_labels": lambda: resolve("helpers.plots.plot_accuracy")(many_long()),
+        "learnable_task": lambda: resolve("helpers.plots.plot_accuracy")(learnable()),
+        "one_run": lambda: resolve("helpers.plots.plot_accuracy")([run("a", 0.11)]),
+        "long_title": lambda: resolve("helpers.plots.plot_accuracy")(
+            notebook_03(), title="A title a teacher wrote at length, " * 6),
+        "panel_figure": lambda: on_panel_figure(notebook_03()),
+        "panel_figure_many": lambda: on_panel_figure(many_long()),
+    },
+    "helpers.plots.plot_identity_matrix": {
+        "02_seeded": lambda: resolve("helpers.plots.plot_identity_matrix")(notebook_02()),
+        "many_long_labels": lambda: resolve("helpers.plots.plot_identity_matrix")(many_long()),
+        "one_run": lambda: resolve("helpers.plots.plot_identity_matrix")([run("a", 0.11)]),
+        "unbreakable_label_alone": lambda: resolve("helpers.plots.plot_identity_matrix")(
+            [run("a", 0.11), run("b", 0.11, env=ENVS[4]), run("a", 0.11)]),
+    },
+    "helpers.plots.plot_loss_curves": {
+        "01_unseeded": lambda: resolve("helpers.plots.plot_loss_curves")([run(f"u{i}", 0.1, seed=None)
+                                                                         for i in range(5)]),
+        "many_long_labels": lambda: resolve("helpers.plots.plot_loss_curves")(many_long()),
+        "learnable_task": lambda: resolve("helpers.plots.plot_loss_curves")(learnable()),
+    },
+    "helpers.card_plots.plot_comparison": {
+        "04_across_machines": lambda: resolve("helpers.card_plots.plot_comparison")(
+            comparison(2, "card-this-machine.json", "card-imitated-older-cpu.json")),
+        "identical": lambda: resolve("helpers.card_plots.plot_comparison")(
+            comparison(2, "card-pc.json", "card-pc-copy.json", identical=True)),
+        "many_long_names": lambda: resolve("helpers.card_plots.plot_comparison")(
+            comparison(12, LONG_CARD.format("a"), LONG_CARD.format("b"))),
+    },
+    "helpers.card_plots.plot_workshop_accuracy": {
+        "06_workshop": lambda: resolve("helpers.card_plots.plot_workshop_accuracy")(
+            workshop(3, 2, 1, "card-{}.json")),
+        "many_long_names": lambda: resolve("helpers.card_plots.plot_workshop_accuracy")(
+            workshop(14, 8, 2, LONG_CARD)),
+    },
+    "helpers.card_plots.plot_workshop_identity": {
+        "06_workshop": lambda: resolve("helpers.card_plots.plot_workshop_identity")(
+            workshop(3, 2, 1, "card-{}.json")),
+        "many_long_names": lambda: resolve("helpers.card_plots.plot_workshop_identity")(
+            workshop(14, 8, 2, LONG_CARD)),
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+def test_figure_functions_are_found() -> None:
+    found = figure_functions()
+    assert {"helpers.plots.plot_accuracy", "helpers.card_plots.plot_workshop_identity"} <= set(found)
+    stale = set(CASES) - set(found)
+    assert not stale, f"cases for figure functions that no longer exist: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("function", figure_functions())
+def test_no_text_overlaps_or_leaves_the_figure(function: str) -> None:
+    if function not in CASES:
+        pytest.fail(f"{function} has no drawing cases: add some to CASES in tests/test_figures.py "
+                    "(the notebook's shape and many long labels), so its texts are checked too.")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for case, draw in CASES[function].items():
+        figure = draw()
+        assert isinstance(figure, Figure), f"{function} must return its Figure"
+        problems = text_problems(figure)
+        figure.savefig(ARTIFACTS / f"{function.rsplit('.', 1)[1]}-{case}.png", dpi=80)
+        failures += [f"{case}: {p}" for p in problems]
+    assert not failures, f"{function}:\n" + "\n".join(failures[:30])
+
+
+# --------------------------------------------------------------------------- the check can fail
+
+
+def test_the_check_finds_overlapping_and_escaping_texts() -> None:
+    figure, ax = plt.subplots(figsize=(4, 3), layout="constrained")
+    ax.set_title("a title")
+    assert text_problems(figure) == []
+    ax.text(0.5, 0.5, "one text", transform=ax.transAxes)
+    ax.text(0.52, 0.51, "another text", transform=ax.transAxes)
+    ax.annotate("far out", (1.5, 0.5), xycoords="axes fraction", annotation_clip=False)
+    ax.plot([0, 1], label="seeded")
+    ax.plot([1, 0], label="seeded")
+    ax.legend(loc="lower right")
+    problems = text_problems(figure)
+    assert any("'one text' overlaps 'another text'" in p for p in problems), problems
+    assert any("'far out' leaves the figure" in p for p in problems), problems
+    assert any("'seeded' appears 2 times in one key" in p for p in problems), problems
+
+
+def test_the_check_finds_the_issue_s_overprinted_labels() -> None:
+    """The layout the issue reported (long category labels under a fixed-width axis), drawn the old way."""
+    figure, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
+    labels = ["seeded, seed 42", "seeded, seed 42, calls: numpy+tensorflow",
+              "seeded, seed 42, calls: python+tensorflow", "seeded, seed 42, calls: python+numpy",
+              "seeded, seed 42, TF_ENABLE_ONEDNN_OPTS=0"]
+    ax.scatter(range(5), [0.1] * 5)
+    ax.set_xticks(range(5), [label.replace(", ", "\n", 1) for label in labels], fontsize=8)
+    assert any("overlaps" in p and "calls" in p for p in text_problems(figure))
+
+
+def test_wrapped_labels_fit_their_width() -> None:
+    from helpers.plots import text_inches, wrap_text
+
+    for text in ["seeded, seed 42, calls: numpy+tensorflow", "x" * 200, "A_B_C_D=" * 12, "", "one"]:
+        wrapped = wrap_text(text, 1.5)
+        assert all(text_inches(line) <= 1.5 for line in wrapped.split("\n")), wrapped
+        assert wrapped.replace("\n", "").replace(" ", "") == text.replace(" ", "")
+    assert wrap_text("seeded, seed 42, calls: numpy+tensorflow", 1.9) == "seeded, seed 42,\ncalls: numpy+tensorflow"
+
+
+def test_a_panel_figure_grows_to_fit_its_rows() -> None:
+    figure = on_panel_figure(many_long())
+    assert figure.get_size_inches()[1] > 3.8
+    small = on_panel_figure(notebook_03())
+    assert tuple(small.get_size_inches()) == (7.5, 3.8)
+
+
+def test_the_figures_keep_their_meaning() -> None:
+    """Every run is drawn, in the row of its label, and shared weights share a colour."""
+    from helpers.plots import plot_accuracy
+
+    results = notebook_02()
+    figure = plot_accuracy(results)
+    ax = figure.axes[0]
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(points) == len(results)
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert labels == list(dict.fromkeys(r.config.label for r in results))
+    for collection in ax.collections:
+        ((accuracy, row),) = collection.get_offsets()
+        assert labels[round(row)] in {r.config.label for r in results if r.test_accuracy == accuracy}
