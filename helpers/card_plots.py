@@ -20,6 +20,7 @@ from helpers.plots import (
     KEY_WIDTH,
     LABEL_FONT,
     MARKERS,
+    ROUND_STEPS,
     TITLE_FONT,
     X_AXIS_HEIGHT,
     category_rows,
@@ -37,10 +38,13 @@ from helpers.plots import (
 )
 from helpers.workshop import Workshop
 
-# Twenty colours for "which weights": beyond twenty distinct weights in one figure they repeat,
-# and the figure says so rather than let two colours claim identical bits.
-_WEIGHT_COLOURS = plt.get_cmap("tab20").colors
-_MODE_MARKERS = {"seeded": "o", "cpu": "s"}
+# Twenty colours for "which weights": tab20's ten strong hues first, then their light partners
+# (in tab20's own order a dark and a light blue would come first, hard to tell apart). Beyond
+# twenty distinct weights in one figure they repeat, and the figure says so.
+_WEIGHT_COLOURS = plt.get_cmap("tab20").colors[0::2] + plt.get_cmap("tab20").colors[1::2]
+# Seeded runs big and below, CPU-forced runs small on top: where their lines coincide (no GPU:
+# the same arithmetic) both stay visible.
+_MODE_STYLE = {"seeded": ("o", 8, 3.0), "cpu": ("s", 4, 1.3)}
 
 
 def _repeat_note(distinct: int) -> str:
@@ -62,11 +66,12 @@ def plot_comparison(comparison: Comparison) -> Figure:
     for i, setting in enumerate(settings):
         values = np.array([d if d > 0 else floor for d in setting.distance or []])
         colour, line = style(i)
-        marker = _MODE_MARKERS.get(setting.key[0], "^")
-        left.plot(setting.epochs, values, color=colour, linestyle=line, marker=marker, markersize=5)
+        marker, size, width = _MODE_STYLE.get(setting.key[0], ("^", 6, 1.5))
+        drawn = left.plot(setting.epochs, values, color=colour, linestyle=line, linewidth=width, marker=marker,
+                          markersize=size, zorder=2 + 1 / size)
         zeros = [e for e, d in zip(setting.epochs or [], setting.distance or [], strict=True) if d == 0]
         left.scatter(zeros, [floor] * len(zeros), color=colour, marker="v", s=50, zorder=3)
-        handles.append(Line2D([], [], color=colour, linestyle=line, marker=marker, markersize=5))
+        handles += drawn
     left.set_yscale("log")
     left.set_ylim(floor / 3, max(positive + [floor]) * 10)
     left.axhline(floor, color="0.7", linestyle=":", linewidth=1)
@@ -81,10 +86,12 @@ def plot_comparison(comparison: Comparison) -> Figure:
     primary = comparison.primary
     cards = distinct_names([comparison.a.name, comparison.b.name], 1.9)
     loss_keys, loss_names = [], []
-    for letter, run, card, colour, line in (("A", primary.a, cards[0], "C0", "-"),
-                                            ("B", primary.b, cards[1], "C3", "--")):
+    # A wide below, B thin and dashed on top: identical curves still show both.
+    for letter, run, card, colour, line, width in (("A", primary.a, cards[0], "C0", "-", 3.0),
+                                                   ("B", primary.b, cards[1], "C3", "--", 1.3)):
         epochs = range(1, len(run.loss_per_epoch) + 1)
-        loss_keys += right.plot(epochs, run.loss_per_epoch, color=colour, linestyle=line, marker=".")
+        loss_keys += right.plot(epochs, run.loss_per_epoch, color=colour, linestyle=line, linewidth=width,
+                                marker=".")
         loss_names.append(f"{letter}: {card}\ntest accuracy {run.test_accuracy:.4f}")
     key_beside(right, loss_keys, loss_names, title="cards", width=2.0)
     right.set_xlabel("epoch")
@@ -130,7 +137,7 @@ def plot_workshop_accuracy(workshop: Workshop) -> Figure:
     ax.tick_params(axis="y", labelsize=9)
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("machine")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=ROUND_STEPS))
     ax.ticklabel_format(axis="x", useOffset=False)
     ax.grid(axis="x", alpha=0.3)
     if settings:

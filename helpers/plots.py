@@ -45,6 +45,7 @@ X_AXIS_HEIGHT = 0.55
 EDGE = 0.15
 
 COLOURS = plt.get_cmap("tab10").colors
+ROUND_STEPS = (1, 2, 2.5, 5, 10)  # tick spacings a reader takes in at a glance (0.100, 0.105, 0.110)
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
 
@@ -194,16 +195,15 @@ def title_height(lines: int, fontsize: float = TITLE_FONT) -> float:
 
 def axes_for(ax: Axes | None, width: float, height: float) -> Axes:
     """Axes of a new ``width`` x ``height`` inches figure (constrained layout), or the caller's
-    ``ax``. A caller's figure that holds only ``ax`` (the control panel's) is grown to that
-    size where it is smaller, so every row keeps its room; a figure of several axes is the
-    caller's to size."""
+    ``ax``. A caller's figure that holds only ``ax`` (the control panel's) is made as tall as its
+    rows need, and at least ``width`` wide: every row keeps its room, and a few rows do not float
+    in a tall frame. A figure of several axes is the caller's to size."""
     if ax is None:
         _, ax = plt.subplots(figsize=(width, height), layout="constrained")
         return ax
     figure = ax.figure
     if isinstance(figure, Figure) and figure.axes == [ax]:
-        now_width, now_height = figure.get_size_inches()
-        figure.set_size_inches(max(now_width, width), max(now_height, height))
+        figure.set_size_inches(max(figure.get_figwidth(), width), height)
     return ax
 
 
@@ -246,6 +246,16 @@ def identity_groups(results: Sequence[RunResult]) -> list[int | None]:
     return groups
 
 
+def kinds(results: Sequence[RunResult]) -> list[str]:
+    """Each run's kind, as a figure names it: its label, and its task, epochs or batch size when
+    those vary among ``results`` (the label leaves them out, and runs of the article's task and of
+    the learnable one must not share a row)."""
+    shown = [(field, name) for field, name in (("task", "{} task"), ("epochs", "{} epochs"), ("batch_size", "batch {}"))
+             if len({getattr(r.config, field) for r in results}) > 1]
+    return [", ".join([r.config.label, *(name.format(getattr(r.config, field)) for field, name in shown)])
+            for r in results]
+
+
 def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: str | None = None) -> Figure:
     """Test accuracy of every run, one row per kind of run (its label), labels wrapped at the left.
 
@@ -254,7 +264,8 @@ def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: s
     (10 %) is drawn for scale. With ``ax``, draws there (a figure holding only ``ax`` grows to
     give every row its room).
     """
-    labels = list(dict.fromkeys(r.config.label for r in results))
+    kind = kinds(results)
+    labels = list(dict.fromkeys(kind))
     groups = identity_groups(results)
     chance = any(r.config.task == "article" for r in results)
     keys = ["bit-identical to another run (one colour per weights)", "weights of its own",
@@ -274,7 +285,7 @@ def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: s
     ax = axes_for(ax, width, height)
     category_rows(ax, labels)
     for row, label in enumerate(labels):
-        members = [(r, g) for r, g in zip(results, groups, strict=True) if r.config.label == label]
+        members = [(r, g) for r, g, k in zip(results, groups, kind, strict=True) if k == label]
         # Runs of one row spread up and down a little, so runs of equal accuracy stay visible.
         offsets = np.linspace(-0.25, 0.25, len(members)) if len(members) > 1 else [0.0]
         for (result, group), offset in zip(members, offsets, strict=True):
@@ -294,7 +305,7 @@ def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: s
     key_beside(ax, handles, keys)
     ax.margins(x=0.08)
     # Few numbers, never an offset ("+1.1e-1") a learner has to decode.
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, int(data_width / 0.8))))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, int(data_width / 0.8)), steps=ROUND_STEPS))
     ax.ticklabel_format(axis="x", useOffset=False)
     ax.set_xlabel("test accuracy")
     ax.grid(axis="x", alpha=0.3)
@@ -305,11 +316,11 @@ def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: s
 def _runs_of_a_label(results: Sequence[RunResult]) -> list[tuple[str, int, int]]:
     """Consecutive runs of one label: (label, first index, one past the last)."""
     spans: list[tuple[str, int, int]] = []
-    for i, r in enumerate(results):
-        if spans and spans[-1][0] == r.config.label:
-            spans[-1] = (r.config.label, spans[-1][1], i + 1)
+    for i, kind in enumerate(kinds(results)):
+        if spans and spans[-1][0] == kind:
+            spans[-1] = (kind, spans[-1][1], i + 1)
         else:
-            spans.append((r.config.label, i, i + 1))
+            spans.append((kind, i, i + 1))
     return spans
 
 
@@ -346,7 +357,7 @@ def plot_identity_matrix(results: Sequence[RunResult], ax: Axes | None = None) -
     label_column = max((text_inches(m) for m in marks), default=0.3) + numbers + 0.3
     grid = pitch * max(n, 1)
     grid_width = max(grid, 2.4)  # a few runs get wider cells: room for the title
-    title = "identical weights: a filled cell = the same SHA-256 (colours as in the accuracy plot)"
+    title = "Bit-identical weights: filled cells\n(colours as in the accuracy plot)"
     title_lines = lines_of(wrap_text(title, grid_width, TITLE_FONT))
     key_width = key_inches(noted, width=KEY_WIDTH + 0.8) if noted else 0.0
     ax = axes_for(ax, label_column + grid_width + key_width + 2 * EDGE + 0.2,
@@ -382,13 +393,14 @@ def plot_identity_matrix(results: Sequence[RunResult], ax: Axes | None = None) -
 def plot_loss_curves(results: Sequence[RunResult], ax: Axes | None = None) -> Figure:
     """Training loss per epoch of every run, one colour (and line style) per kind of run; the key
     beside the axes names each kind in full."""
-    labels = list(dict.fromkeys(r.config.label for r in results))
+    kind = kinds(results)
+    labels = list(dict.fromkeys(kind))
     width = 2.2
     height = max(3.2, key_height(labels, width=width) + X_AXIS_HEIGHT + 0.2)
     ax = axes_for(ax, 7.5, height)
     styles = {label: style(i) for i, label in enumerate(labels)}
-    for r in results:
-        colour, line = styles[r.config.label]
+    for r, k in zip(results, kind, strict=True):
+        colour, line = styles[k]
         ax.plot(range(1, len(r.loss_per_epoch) + 1), r.loss_per_epoch, color=colour, linestyle=line, alpha=0.8)
     handles = [Line2D([], [], color=styles[label][0], linestyle=styles[label][1]) for label in labels]
     if labels:

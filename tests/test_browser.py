@@ -1,10 +1,17 @@
-"""The playground in a real browser: JupyterLab from this venv, Debian's Chromium, Playwright.
+"""Every notebook in a real browser: JupyterLab from this venv, Debian's Chromium, Playwright.
 
-The test starts its own JupyterLab on a free port, serving a temporary copy of the notebook
-(JupyterLab may autosave, and the committed notebook must stay as it is), runs every cell,
-presses the panel's Run button and checks that the results table and the plot appear. A
-screenshot goes to test-artifacts/playground.png. Nothing here downloads a browser: Playwright
-drives /usr/bin/chromium, which CI installs with apt.
+One JupyterLab and one Chromium serve the whole module. Each notebook (every notebooks/*.ipynb,
+found when the tests are collected) runs top to bottom in a temporary copy of the notebooks
+folder of its own -- notebooks write cards and demo folders next to themselves, and the
+committed files must not change -- through JupyterLab's own Run All. A notebook fails on any
+error output, any cell left unrun, a traceback on stderr, and any widget that did not render:
+a widget output without its rendered view, or an output that is only a widget's text stand-in
+(``VBox(children=...)``, a tqdm text bar where its widget should be). A screenshot of each whole
+notebook goes to test-artifacts/<notebook>.png, and the times to test-artifacts/browser-times.txt.
+
+The playground is then driven as a reader would: its Run button pressed, the table and plot
+checked. Nothing here downloads a browser: Playwright drives /usr/bin/chromium, which CI
+installs with apt.
 """
 
 from __future__ import annotations
@@ -22,21 +29,46 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "05_playground.ipynb"
+NOTEBOOK_DIR = REPO / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+PLAYGROUND = "05_playground"
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_SECONDS = 60
-# Run All: TensorFlow starts in the kernel, then the notebook's own check presses Run twice.
-RUN_ALL_SECONDS = 120
+OPEN_SECONDS = 60
+# A notebook must run in 60 s under nbval; in a browser on a busy two-core machine, allow more.
+RUN_ALL_SECONDS = 240
+WIDGETS_SETTLE_SECONDS = 20
 PRESS_SECONDS = 90
+VIEWPORT = {"width": 1400, "height": 1100}
+MAX_SCREENSHOT_HEIGHT = 16000  # pixels: Chromium's limit for one capture is about this
+# What the generated files of a notebook run look like (as in .gitignore): not copied.
+GENERATED = shutil.ignore_patterns("card-*.json", "cards", "workshop-demo", ".ipynb_checkpoints", "__pycache__")
 
 pytestmark = pytest.mark.browser
+
+
+def _widget_classes() -> str:
+    import ipywidgets
+
+    names = {name for name, value in vars(ipywidgets).items()
+             if isinstance(value, type) and issubclass(value, ipywidgets.DOMWidget)}
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+# The text an unrendered widget leaves: its repr ("VBox(children=(...", "Output()"), or for
+# tqdm's widget bar its text bar ("runs: 100%|██████████| 2/2 [00:03<00:00]").
+STAND_IN = re.compile(rf"^\s*(?:{_widget_classes()})\((?:\w+=|\))|\d+%\|[^|\n]*\|\s*\d+/\d+", re.MULTILINE)
+NOT_RENDERED = ("Error displaying widget", "Loading widget", "Widget Javascript not detected")
+
+# --------------------------------------------------------------------------- the server
 
 
 def free_port() -> int:
@@ -60,10 +92,10 @@ def wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"JupyterLab did not answer at {url} within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
-def start_kernel(base: str, name: str) -> None:
-    """Start the notebook's kernel before the page opens: JupyterLab then attaches to it instead
+def start_kernel(base: str, path: str) -> None:
+    """Start the notebook's kernel before the page opens it: JupyterLab then attaches to it instead
     of racing its kernel list and, now and then, asking which kernel to use."""
-    body = json.dumps({"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}}).encode()
+    body = json.dumps({"path": path, "name": path, "type": "notebook", "kernel": {"name": "python3"}}).encode()
     request = urllib.request.Request(base + "api/sessions", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
@@ -93,7 +125,21 @@ def stop_tree(process: subprocess.Popen) -> None:
             child.kill()
 
 
-@pytest.fixture
+def write_settings(home: Path) -> None:
+    """JupyterLab's own user settings for a test: no news toast over the notebook, no autosave,
+    and every cell kept in the page (not windowed), so all outputs render and show in a screenshot."""
+    settings = {
+        ("apputils-extension", "notification"): {"fetchNews": "false", "checkForUpdates": False},
+        ("docmanager-extension", "plugin"): {"autosave": False},
+        ("notebook-extension", "tracker"): {"windowingMode": "none"},
+    }
+    for (extension, plugin), values in settings.items():
+        path = home / "settings" / "@jupyterlab" / extension / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
 def chromium() -> Path:
     """Debian's Chromium; missing is a failure, not a skip, so CI cannot pass without the browser test."""
     if not CHROMIUM.exists():
@@ -102,13 +148,15 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def jupyterlab(tmp_path: Path) -> Iterator[str]:
-    """A JupyterLab serving a copy of the playground notebook, isolated from the user's settings."""
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    shutil.copy2(NOTEBOOK, root / NOTEBOOK.name)
-    home = tmp_path / "jupyter"
+@pytest.fixture(scope="module")
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lab")
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(lab_root: Path) -> Iterator[str]:
+    """One JupyterLab for the module, serving ``lab_root`` and isolated from the user's settings."""
+    home = lab_root.parent / "jupyter"
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -117,84 +165,279 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
     }
-    # Nor ask about a news feed in a toast over the notebook (JupyterLab's own user setting).
-    notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}', encoding="utf-8")
+    write_settings(home)
     port = free_port()
-    log = tmp_path / "jupyterlab.log"
+    log = lab_root.parent / "jupyterlab.log"
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-        # Lets the test start the kernel with one plain POST; the server only listens on 127.0.0.1.
+        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={lab_root}",
+        # Lets the test start kernels with one plain POST; the server only listens on 127.0.0.1.
         "--ServerApp.disable_check_xsrf=True",
         # No update check or extension catalogue: nothing may reach for the network.
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+        # window.jupyterapp: the test opens, runs and reads notebooks through JupyterLab's own commands.
+        "--LabApp.expose_app_in_browser=True",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")  # CI runs as root in a container
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=lab_root)
     try:
         base = f"http://127.0.0.1:{port}/"
         wait_for_server(base + "api/status", process, log)
-        start_kernel(base, NOTEBOOK.name)
         yield base
     finally:
         stop_tree(process)
 
 
-def test_playground_panel_runs_in_jupyterlab(chromium: Path, jupyterlab: str) -> None:
+# --------------------------------------------------------------------------- the browser
+
+
+class Timings:
+    """Seconds per notebook (open, Run All, checks, screenshot) and for the whole module."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.notebooks: dict[str, float] = {}
+
+    def report(self) -> str:
+        lines = [f"{name:32s} {seconds:6.1f} s" for name, seconds in self.notebooks.items()]
+        lines.append(f"{'total (server, browser, all)':32s} {time.monotonic() - self.start:6.1f} s")
+        return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def timings() -> Iterator[Timings]:
+    record = Timings()
+    yield record
+    ARTIFACTS.mkdir(exist_ok=True)
+    text = record.report()
+    (ARTIFACTS / "browser-times.txt").write_text(text + "\n", encoding="utf-8")
+    print("\nbrowser test times (test-artifacts/browser-times.txt):\n" + text)
+
+
+@pytest.fixture(scope="module")
+def lab_page(chromium: Path, jupyterlab: str, timings: Timings) -> Iterator[Any]:
+    """One Chromium page with JupyterLab loaded, for every notebook of the module."""
     from playwright.sync_api import expect, sync_playwright
 
-    committed = NOTEBOOK.read_bytes()
-    ARTIFACTS.mkdir(exist_ok=True)
+    committed = {path.name: path.read_bytes() for path in NOTEBOOKS}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = browser.new_page(viewport=VIEWPORT)
         try:
-            # Opened from the file browser once the launcher lists the kernels: a notebook opened
-            # by URL can race JupyterLab's kernel list and then ask which kernel to use.
             page.goto(jupyterlab + "lab", wait_until="domcontentloaded")
+            # The launcher lists the kernels once JupyterLab knows them: notebooks opened earlier
+            # can ask which kernel to use.
             expect(page.locator(".jp-LauncherCard", has_text="Python 3").first).to_be_visible(timeout=60_000)
-            # JupyterLab shows the kernel as idle before it has even connected, and Run All before
-            # the connection asks which kernel to use; the kernel's websocket opening is the real sign.
-            with page.expect_websocket(lambda socket: "/api/kernels/" in socket.url, timeout=60_000):
-                page.locator(".jp-DirListing-item", has_text=NOTEBOOK.name).dblclick()
-            expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=60_000)
-            expect(page.get_by_text(re.compile(r"^Python 3.* \| Idle$"))).to_be_visible(timeout=60_000)
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-            # The notebook's own check (two presses from code) ends with its verdicts.
-            verdicts = page.locator(".jp-OutputArea-output", has_text="both presses kept in one table: True")
-            expect(verdicts).to_have_count(1, timeout=RUN_ALL_SECONDS * 1000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-                1, timeout=30_000)
-
-            # The first panel is the playground; press its Run button as a reader would.
-            panel = page.locator(".repro-panel").first
-            panel.scroll_into_view_if_needed()
-            expect(panel.locator(".repro-table table")).to_have_count(0)
-            gpu = panel.locator(".widget-toggle-button", has_text="gpu")
-            if "none here" in gpu.inner_text():  # no GPU: choosing it is refused, visibly
-                gpu.click()
-                expect(panel.locator(".repro-status")).to_contain_text("Device gpu is not available")
-                expect(panel.locator(".widget-toggle-button.mod-active", has_text="auto")).to_have_count(1)
-            panel.locator(".repro-run").click()
-            status = panel.locator(".repro-status")
-            expect(status).to_contain_text("Press 1 done", timeout=PRESS_SECONDS * 1000)
-            expect(panel.locator(".repro-table table tbody tr")).to_have_count(3)
-            expect(panel.locator(".repro-plot img")).to_be_visible()
-            expect(panel.locator(".repro-progress")).to_be_visible()
-            image_width = panel.locator(".repro-plot img").evaluate("img => img.naturalWidth")
-            assert image_width > 100, "the plot image did not load"
-            panel.scroll_into_view_if_needed()
-            panel.screenshot(path=str(ARTIFACTS / "playground.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "playground-failure.png"), full_page=True)
-            raise
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=30_000)
+            page.evaluate("() => window.jupyterapp.restored")
+            # The file browser closed: the notebook gets the page's width, as on a laptop screen.
+            page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+            yield page
         finally:
             browser.close()
-    assert NOTEBOOK.read_bytes() == committed, "the committed notebook must not change"
+    changed = [name for name, text in committed.items() if (NOTEBOOK_DIR / name).read_bytes() != text]
+    assert not changed, f"the committed notebooks must not change: {changed}"
+
+
+def open_notebook(page: Any, base: str, lab_root: Path, notebook: Path, folder: str) -> str:
+    """Copy the notebooks folder to ``folder`` (under the server's root) for ``notebook`` alone,
+    start its kernel and open it there; returns its path as the server names it."""
+    from playwright.sync_api import expect
+
+    shutil.copytree(NOTEBOOK_DIR, lab_root / folder, ignore=GENERATED)
+    path = f"{folder}/{notebook.name}"
+    start_kernel(base, path)
+    # JupyterLab shows a kernel as idle before it has even connected; the kernel's websocket
+    # opening is the real sign.
+    with page.expect_websocket(lambda socket: "/api/kernels/" in socket.url, timeout=OPEN_SECONDS * 1000):
+        page.evaluate("async path => { await window.jupyterapp.commands.execute('docmanager:open', "
+                      "{path, factory: 'Notebook'}); return true; }", path)
+    page.wait_for_function(
+        """path => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const kernel = panel && panel.context && panel.context.path === path
+                && panel.sessionContext.session && panel.sessionContext.session.kernel;
+            return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""", arg=path, timeout=OPEN_SECONDS * 1000, polling=250)
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Cell").first).to_be_visible(timeout=30_000)
+    return path
+
+
+def run_all(page: Any, path: str) -> dict[str, Any]:
+    """JupyterLab's Run All on the open notebook, until every cell has run or the kernel stopped them."""
+    page.evaluate(
+        """path => {
+            window.__runAll = undefined;
+            window.jupyterapp.commands.execute('notebook:run-all-cells').then(
+                ok => { window.__runAll = {ok: ok !== false}; },
+                error => { window.__runAll = {ok: false, error: String(error)}; });
+        }""", path)
+    page.wait_for_function("() => window.__runAll !== undefined", timeout=RUN_ALL_SECONDS * 1000, polling=500)
+    # Widget views render after their output arrives; give them a moment, then look.
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            """markers => ![...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
+                .some(node => markers.some(marker => node.innerText.includes(marker)))""",
+            arg=list(NOT_RENDERED[1:]), timeout=WIDGETS_SETTLE_SECONDS * 1000, polling=250)
+    return page.evaluate("() => window.__runAll")
+
+
+READ_NOTEBOOK = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    return panel.content.widgets.map((cell, index) => {
+        const model = cell.model;
+        if (model.type !== 'code') return {index, type: model.type};
+        const outputs = model.outputs.toJSON().map(output => ({
+            type: output.output_type, name: output.name || '', ename: output.ename || '',
+            evalue: output.evalue || '', text: [].concat(output.text || []).join('').slice(0, 2000),
+            mimes: Object.keys(output.data || {})}));
+        const shown = [...cell.node.querySelectorAll('.jp-OutputArea-output')].map(node => ({
+            mime: node.getAttribute('data-mime-type') || '',  // empty for a widget's view
+            text: node.innerText.slice(0, 2000),
+            rendered: node.querySelector('.jupyter-widgets, [class*="widget-"]') !== null}));
+        return {index, type: 'code', count: model.executionCount, source: model.sharedModel.getSource().slice(0, 60),
+                outputs, shown};
+    });
+}"""
+
+
+def problems_of(cells: list[dict[str, Any]]) -> list[str]:
+    """What a learner would see go wrong: errors, unrun cells, tracebacks, widgets not rendered."""
+    problems = []
+    for cell in cells:
+        if cell["type"] != "code":
+            continue
+        where = f"cell {cell['index']} ({cell['source'].splitlines()[0] if cell['source'] else 'empty'!r})"
+        if cell["count"] is None and cell["source"].strip():
+            problems.append(f"{where} never ran")
+        for output in cell["outputs"]:
+            if output["type"] == "error":
+                problems.append(f"{where} raised {output['ename']}: {output['evalue'][:300]}")
+            elif output["name"] == "stderr" and "Traceback (most recent call last)" in output["text"]:
+                problems.append(f"{where} printed a traceback: {output['text'][-300:]}")
+            elif output["name"] == "stderr" and STAND_IN.search(output["text"]):
+                problems.append(f"{where} printed a progress bar as text where its widget should be")
+        # Every widget output must have become a rendered widget in the page.
+        widget_outputs = sum("application/vnd.jupyter.widget-view+json" in o["mimes"] for o in cell["outputs"])
+        views = sum(shown["rendered"] for shown in cell["shown"])
+        if views < widget_outputs:
+            problems.append(f"{where}: {widget_outputs - views} of {widget_outputs} widget output(s) did not "
+                            "render as widgets")
+        for shown in cell["shown"]:
+            text = shown["text"]
+            broken = next((marker for marker in NOT_RENDERED if marker in text), None)
+            if broken:
+                problems.append(f"{where}: a widget did not render ({broken})")
+            elif not shown["rendered"] and STAND_IN.search(text):
+                problems.append(f"{where}: a widget's text stand-in instead of the widget: {text[:120]!r}")
+    return problems
+
+
+def screenshot_notebook(page: Any, name: str) -> None:
+    """The whole notebook in one picture: the page made as tall as the notebook, then put back."""
+    height = page.evaluate("""() => {
+        const scroller = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+        return scroller ? scroller.scrollHeight : 0;
+    }""")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(MAX_SCREENSHOT_HEIGHT,
+                                                                       max(VIEWPORT["height"], height + 200))})
+    try:
+        page.wait_for_timeout(300)  # one layout pass at the new size
+        # Run All leaves the notebook scrolled to its last cell; the picture starts at the top.
+        page.evaluate("""() => document.querySelector(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer').scrollTop = 0""")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    finally:
+        page.set_viewport_size(VIEWPORT)
+
+
+def close_notebook(page: Any) -> None:
+    """Shut the notebook's kernel down and close it without saving (the copy is thrown away anyway)."""
+    page.evaluate("""async () => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        await panel.sessionContext.shutdown();
+        panel.context.model.dirty = false;
+        panel.dispose();
+        return true;
+    }""")
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_in_jupyterlab(notebook: Path, lab_page: Any, jupyterlab: str, lab_root: Path,
+                                     timings: Timings) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{notebook.stem}-failure.png").unlink(missing_ok=True)
+    started = time.monotonic()
+    page = lab_page
+    try:
+        path = open_notebook(page, jupyterlab, lab_root, notebook, notebook.stem)
+        result = run_all(page, path)
+        cells = page.evaluate(READ_NOTEBOOK)
+        (ARTIFACTS / f"{notebook.stem}-outputs.json").write_text(json.dumps(cells, indent=1), encoding="utf-8")
+        screenshot_notebook(page, notebook.stem)
+        problems = problems_of(cells)
+        if not result.get("ok") and not problems:
+            problems.append(f"Run All did not finish cleanly: {result}")
+        assert not problems, f"{notebook.name} in JupyterLab:\n" + "\n".join(problems)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-failure.png"))
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            close_notebook(page)
+        timings.notebooks[notebook.stem] = time.monotonic() - started
+
+
+def test_playground_panel_runs_in_jupyterlab(lab_page: Any, jupyterlab: str, lab_root: Path,
+                                             timings: Timings) -> None:
+    """The playground's Run button, pressed as a reader would, in a fresh copy of the notebook."""
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "playground-failure.png").unlink(missing_ok=True)
+    started = time.monotonic()
+    page = lab_page
+    notebook = NOTEBOOK_DIR / f"{PLAYGROUND}.ipynb"
+    try:
+        open_notebook(page, jupyterlab, lab_root, notebook, f"{PLAYGROUND}-pressed")
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        # The notebook's own check (two presses from code) ends with its verdicts.
+        verdicts = page.locator(".jp-OutputArea-output", has_text="both presses kept in one table: True")
+        expect(verdicts).to_have_count(1, timeout=RUN_ALL_SECONDS * 1000)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=30_000)
+
+        # The first panel is the playground; press its Run button as a reader would.
+        panel = page.locator(".repro-panel").first
+        panel.scroll_into_view_if_needed()
+        expect(panel.locator(".repro-table table")).to_have_count(0)
+        gpu = panel.locator(".widget-toggle-button", has_text="gpu")
+        if "none here" in gpu.inner_text():  # no GPU: choosing it is refused, visibly
+            gpu.click()
+            expect(panel.locator(".repro-status")).to_contain_text("Device gpu is not available")
+            expect(panel.locator(".widget-toggle-button.mod-active", has_text="auto")).to_have_count(1)
+        panel.locator(".repro-run").click()
+        status = panel.locator(".repro-status")
+        expect(status).to_contain_text("Press 1 done", timeout=PRESS_SECONDS * 1000)
+        expect(panel.locator(".repro-table table tbody tr")).to_have_count(3)
+        expect(panel.locator(".repro-plot img")).to_be_visible()
+        expect(panel.locator(".repro-progress")).to_be_visible()
+        image_width = panel.locator(".repro-plot img").evaluate("img => img.naturalWidth")
+        assert image_width > 100, "the plot image did not load"
+        panel.scroll_into_view_if_needed()
+        panel.screenshot(path=str(ARTIFACTS / "playground.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "playground-failure.png"))
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            close_notebook(page)
+        timings.notebooks["05_playground (Run pressed)"] = time.monotonic() - started

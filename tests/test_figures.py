@@ -340,11 +340,24 @@ def test_wrapped_labels_fit_their_width() -> None:
     assert wrap_text("seeded, seed 42, calls: numpy+tensorflow", 1.9) == "seeded, seed 42,\ncalls: numpy+tensorflow"
 
 
-def test_a_panel_figure_grows_to_fit_its_rows() -> None:
-    figure = on_panel_figure(many_long())
-    assert figure.get_size_inches()[1] > 3.8
-    small = on_panel_figure(notebook_03())
-    assert tuple(small.get_size_inches()) == (7.5, 3.8)
+def test_a_panel_figure_is_sized_to_its_rows() -> None:
+    """The control panel's bare 7.5 x 3.8 inch Figure: taller for many rows, shorter for one."""
+    many = on_panel_figure(many_long())
+    assert many.get_figwidth() == 7.5 and many.get_figheight() > 3.8
+    one = on_panel_figure([run("a", 0.11)] * 3)
+    assert one.get_figwidth() == 7.5 and one.get_figheight() < 3.8
+
+
+def test_runs_of_other_tasks_or_epochs_get_rows_of_their_own() -> None:
+    """RunConfig.label leaves out the task and the epochs; a figure mixing them names them."""
+    from helpers.plots import kinds, plot_accuracy
+
+    mixed = [run("a", 0.11, seed=None), run("b", 0.7, seed=None, task="learnable"), run("c", 0.1, seed=None, epochs=3)]
+    assert kinds(mixed) == ["unseeded, article task, 10 epochs", "unseeded, learnable task, 10 epochs",
+                            "unseeded, article task, 3 epochs"]
+    assert kinds(mixed[:1]) == ["unseeded"]
+    ax = plot_accuracy(mixed).axes[0]
+    assert len(ax.get_yticklabels()) == 3
 
 
 def test_the_figures_keep_their_meaning() -> None:
