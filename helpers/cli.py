@@ -238,8 +238,9 @@ def _stacks(args: argparse.Namespace) -> int:
     else:
         print(report.table().to_string())
         print()
+        print("\n".join(report.first_changes()))
         for verdict in report.verdicts():
-            print(f"{verdict.claim}   ({verdict.detail})")
+            print(verdict)
         for note in report.notes:
             print(note)
     for error in report.errors():

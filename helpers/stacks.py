@@ -492,23 +492,31 @@ class StackReport:
         return [(a, b, stage_changes(a, b)) for a, b in zip(ran, ran[1:], strict=False)]
 
     def verdicts(self) -> list[Verdict]:
-        """One verdict per version step: the first stage where the two stacks' runs part."""
+        """Per version step, one verdict per stage: does the newer stack keep what the older one gave?"""
         found = []
+        for a, b, _ in self.steps():
+            step = f"{_stack_name(a)} -> {_stack_name(b)}"
+            for stage, key in (("same data values", "data_values_sha256"), ("same data bytes", "data_sha256"),
+                               ("same initial weights", "initial_weights_sha256"),
+                               ("same trained weights", "weights_sha256"), ("same test accuracy", "test_accuracy")):
+                found.append(Verdict(f"{step}: {stage}", getattr(a, key) == getattr(b, key),
+                                     f"{getattr(a, key)} vs {getattr(b, key)}"))
+        return found
+
+    def first_changes(self) -> list[str]:
+        """Per version step, one line: the first stage where the two stacks' runs part, and what else changed."""
+        lines = []
         for a, b, changes in self.steps():
             stage = first_changed_stage(a, b)
-            claim = f"{_stack_name(a)} -> {_stack_name(b)}: " + (
-                "same bits at every stage" if stage is None else f"first stage that differs is {stage}")
-            found.append(Verdict(claim, True, "; ".join(changes)))
-        return found
+            first = "same bits at every stage" if stage is None else f"first stage that differs: {stage}"
+            lines.append(f"{_stack_name(a)} -> {_stack_name(b)}: {first} ({'; '.join(changes)})")
+        return lines
 
     def errors(self) -> list[str]:
         return [f"{r.label}: {r.error}" for r in self.results if r.error]
 
     def text(self) -> str:
-        lines = [self.table().to_string(), ""]
-        for a, b, changes in self.steps():
-            lines.append(f"{_stack_name(a)} -> {_stack_name(b)}: {'; '.join(changes)}")
-        lines += self.errors() + self.notes
+        lines = [self.table().to_string(), "", *self.first_changes(), *self.errors(), *self.notes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from helpers.diverge import Divergence
 from helpers.stacks import StackReport, StackResult
 
 RUN_A, RUN_B = "#1f77b4", "#d62728"
+# Stage colours: the first is "same bits as this kernel's stack"; the others tell other hashes apart.
+SAME_AS_FIRST = "#c7e9c0"
+OTHERS = ("#fdd0a2", "#c6dbef", "#dadaeb", "#fcbba1", "#d9d9d9")
 # A float32 near 1.0 moves by this much when its last bit flips: the size of a "last-bit" difference.
 LAST_BIT = float(np.finfo(np.float32).eps)
 
@@ -42,7 +45,7 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
         ax.plot(start / per_epoch, result.max_abs_difference[start - 1], "o", color=RUN_B, markersize=6)
         where = "before training" if first == 0 else f"step {first}"
         ax.annotate(f"first difference: {where}", (start / per_epoch, result.max_abs_difference[start - 1]),
-                    xytext=(8, 10), textcoords="offset points", fontsize=8, color=RUN_B)
+                    xytext=(8, 16), textcoords="offset points", fontsize=8, color=RUN_B)
     ax.set_xlabel(f"epoch ({per_epoch} steps each)")
     ax.set_ylabel("largest |weight A - weight B|")
     ax.grid(alpha=0.3, which="major")
@@ -92,7 +95,7 @@ def plot_stacks(report: StackReport) -> Figure:
     ran: Sequence[StackResult] = report.ran
     fig, (grid, bars) = plt.subplots(1, 2, figsize=(11, 1.6 + 0.9 * len(STAGE_ROWS)), layout="constrained",
                                      width_ratios=[max(2, len(ran)) * 1.3, 2.2])
-    colours = plt.get_cmap("Pastel1").colors
+    colours = (SAME_AS_FIRST, *OTHERS)
     matrix = np.zeros((len(STAGE_ROWS), len(ran)))
     for row, (_, key) in enumerate(STAGE_ROWS):
         numbering: dict[str | None, int] = {}
@@ -105,7 +108,8 @@ def plot_stacks(report: StackReport) -> Figure:
     grid.set_yticks(range(len(STAGE_ROWS)), [name for name, _ in STAGE_ROWS], fontsize=9)
     grid.set_xticks(range(len(ran)), [_stack_label(r) for r in ran], fontsize=8)
     grid.xaxis.tick_top()
-    grid.set_title("same colour in a row = same bits (SHA-256, first 8 hex digits)", fontsize=9, loc="left")
+    grid.set_title("green: the same bits as the first stack; another colour: other bits (SHA-256, first 8 hex digits)",
+                   fontsize=9, loc="left")
     names = [f"{r.tensorflow}\n{'this kernel' if r.own else ''}" for r in ran]
     accuracy = [r.test_accuracy or 0.0 for r in ran]
     bars.barh(range(len(ran)), accuracy, color=[colours[int(matrix[-1, i]) % len(colours)] for i in range(len(ran))],

@@ -208,8 +208,11 @@ def test_stage_verdicts_name_the_first_stage_that_differs() -> None:
     assert S.first_changed_stage(base, result(data_sha256="d2")) is None  # same values, other bytes
     assert S.first_changed_stage(base, result(data_sha256="d2", data_values_sha256="v2")) == "data"
     report = S.StackReport([base, result(weights_sha256="w2"), S.StackResult(label="y", error="could not build")])
-    (verdict,) = report.verdicts()
-    assert verdict.claim.endswith("first stage that differs is trained weights")
+    holds = {v.claim.split(": ", 1)[1]: v.holds for v in report.verdicts()}
+    assert holds == {"same data values": True, "same data bytes": True, "same initial weights": True,
+                     "same trained weights": False, "same test accuracy": True}
+    (line,) = report.first_changes()
+    assert "first stage that differs: trained weights" in line
     assert report.errors() == ["y: could not build"]
     assert list(report.table().columns)[-1].startswith("2: y")
 
