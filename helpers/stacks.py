@@ -574,6 +574,7 @@ def _not_built(stack: Stack) -> StackResult:
 def _prepare(stack: Stack, build_missing: bool) -> StackResult:
     """The stack's environment, cached or built now; or a result carrying the sentence why not."""
     try:
+        choose_python(stack.tensorflow, stack.python)  # no fitting Python: say so, built or not
         found = cached(stack)
         if found is None:
             found = build(stack) if build_missing else _not_built(stack)

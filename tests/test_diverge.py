@@ -78,8 +78,10 @@ def test_a_setting_that_changes_nothing_never_differs_and_another_seed_differs_b
 
 
 @pytest.mark.slow
-def test_cli_json_has_what_the_issue_asks_for() -> None:
-    done = run_cli("diverge", "--epochs", "2", "--b-env", "TF_ENABLE_ONEDNN_OPTS=0", "--json", "--quiet")
+def test_cli_json_has_what_the_issue_asks_for(tmp_path) -> None:
+    figure = tmp_path / "diverge.png"
+    done = run_cli("diverge", "--epochs", "2", "--b-env", "TF_ENABLE_ONEDNN_OPTS=0", "--json", "--quiet",
+                   "--plot", str(figure))
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["steps"] == 64 and len(document["max_abs_difference"]) == 64
@@ -87,6 +89,7 @@ def test_cli_json_has_what_the_issue_asks_for() -> None:
     assert first is None or 1 <= first <= 64
     assert len(document["test_accuracy"]["a"]) == len(document["test_accuracy"]["b"]) == 2
     assert document["setting"] == "TF_ENABLE_ONEDNN_OPTS=0"
+    assert figure.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(

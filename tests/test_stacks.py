@@ -102,6 +102,9 @@ def test_a_stack_that_cannot_be_installed_says_which_python_and_loses_nothing(tm
     assert "needs Python 3.9 to 3.11, not 3.13.0" in done.stderr and "--python" in done.stderr
     assert done.stderr.count("\n") == 1
     assert "this kernel" in done.stdout and "0.11" in done.stdout  # this kernel's stack still ran
+    report = S.run_stacks([S.Stack(EXTRA, python=fake_python(tmp_path, "3.12.1"))], build_missing=False,
+                          include_own=False)
+    assert "needs Python 3.9 to 3.11, not 3.12.1" in (report.results[0].error or "")  # not "not built yet"
 
 
 @pytest.mark.parametrize(
