@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -303,9 +303,12 @@ def cached(stack: Stack) -> StackResult | None:
     except StackError:
         return None
     marker = _marker(stack_folder(stack, version))
-    if not marker.is_file():
+    try:
+        saved = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not built, or a marker this lab cannot read: build afresh
         return None
-    return StackResult(**{**json.loads(marker.read_text(encoding="utf-8")), "cached": True})
+    known = {f.name for f in fields(StackResult)}
+    return StackResult(**{**{key: value for key, value in saved.items() if key in known}, "cached": True})
 
 
 def build(stack: Stack, *, quiet: bool = True) -> StackResult:
