@@ -2,8 +2,8 @@
 
 Measures on this machine, and prints each target with PASS or MISS:
 
-1. One warm worker trains the same seeded configuration (60 epochs of the article's task, the
-   notebook's setting) again and again, alternating a plain run and a run that records its
+1. One warm worker trains the same seeded configuration (60 epochs of the article's task, a bit
+   more than the notebook's 50) again and again, alternating a plain run and a run that records its
    weights after every batch step and its test predictions after every epoch. Compared: the
    median ``fit`` + ``evaluate`` time of each kind. Target: recorded <= 1.5 x plain.
 2. The whole comparison as a user runs it: ``diverge(A, B)`` (two workers, recording, then the

@@ -149,7 +149,7 @@ def _add_diverge_parser(commands: argparse._SubParsersAction) -> None:
                     "side by side, record their weights after every batch step, and report the first step where "
                     "they differ, how far apart they drift, and how many test examples they classify differently.")
     diverge.add_argument("--task", choices=TASKS, default="article", help="which task (default: %(default)s)")
-    diverge.add_argument("--epochs", type=int, default=60, help="training epochs of both runs (default: %(default)s)")
+    diverge.add_argument("--epochs", type=int, default=50, help="training epochs of both runs (default: %(default)s)")
     diverge.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of run A (default: %(default)s)")
     diverge.add_argument("--batch-size", type=int, default=32, help="batch size of both runs (default: %(default)s)")
     diverge.add_argument("--b-env", action="append", default=[], metavar="KEY=VALUE",
