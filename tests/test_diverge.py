@@ -66,15 +66,13 @@ def test_an_older_cpu_differs_from_the_first_step_and_the_numbers_agree(older_cp
 
 
 @pytest.mark.slow
-def test_a_setting_that_changes_nothing_never_differs_and_another_seed_differs_before_training() -> None:
+def test_a_setting_that_changes_nothing_never_differs() -> None:
+    """Recording and comparing add no difference of their own: the same arithmetic gives null."""
     a = RunConfig(epochs=1)
     same = D.diverge(a, D.run_b(a, device="cpu"), progress=False)  # no GPU here: the same hardware
     assert same.first_differing_step is None and same.final_difference == 0.0
-    assert not any(same.disagreements)
-    seeded = D.diverge(a, D.run_b(a, seed=43), progress=False)
-    assert seeded.first_differing_step == 0 and seeded.initial_difference > 0
-    verdicts = {v.claim: v.holds for v in seeded.verdicts()}
-    assert verdicts["seed 43: the weights differ after training"] is True
+    assert not any(same.disagreements) and same.epoch_sha256[0] == same.epoch_sha256[1]
+    assert [v.holds for v in same.verdicts()] == [False, False]
 
 
 @pytest.mark.slow
