@@ -11,7 +11,11 @@ Measures on this machine, and prints each target with PASS or MISS:
 3. Peak memory of the audit's whole process tree (the CLI and its workers), as PSS (shared
    library pages counted once, split between the processes that share them) and as the sum
    of RSS (shared pages counted in every process: an upper bound). Target: PSS <= 2 GiB.
-4. With ``--notebooks``: each notebook under nbval. Target: <= 60 s each.
+4. Cards: ``python -m helpers card`` (target < 30 s) and the card's size (target < 300 KB);
+   ``python -m helpers compare`` of this card and one made under ``ONEDNN_MAX_CPU_ISA=SSE41``
+   (median of 3, whole command; target < 2 s); ``python -m helpers imitate`` of the second card
+   (no target; it must find the match).
+5. With ``--notebooks``: each notebook under nbval. Target: <= 60 s each.
 
 Usage: ``python benchmarks/bench_audit.py [--notebooks] [--json FILE]`` (``make bench``).
 """
@@ -109,6 +113,24 @@ def warm_overhead(samples: int = 5) -> tuple[float, float]:
     return statistics.median(bare[1:]), statistics.median(r.wall_seconds for r in worker[1:])
 
 
+def card_figures() -> dict[str, float | bool]:
+    """Time making two cards, comparing them, and imitating the second."""
+    folder = REPO / "benchmarks" / "results"
+    mine, older = folder / "card-this-machine.json", folder / "card-sse41.json"
+    card_seconds, _, _ = timed([sys.executable, "-m", "helpers", "card", "--quiet", "--out", str(mine)])
+    timed([sys.executable, "-m", "helpers", "card", "--quiet", "--out", str(older), "--env", "ONEDNN_MAX_CPU_ISA=SSE41",
+           "--note", "imitated: oneDNN capped at SSE4.1"])
+    compare = [timed([sys.executable, "-m", "helpers", "compare", str(mine), str(older), "--json"]) for _ in range(3)]
+    imitate_seconds, out, _ = timed([sys.executable, "-m", "helpers", "imitate", str(older), "--json"])
+    return {
+        "card_seconds": card_seconds,
+        "card_kb": mine.stat().st_size / 1000,
+        "compare_seconds": statistics.median(seconds for seconds, _, _ in compare),
+        "imitate_seconds": imitate_seconds,
+        "imitate_matched": json.loads(out)["match"] is not None,
+    }
+
+
 def notebook_times() -> dict[str, float]:
     times = {}
     for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
@@ -140,6 +162,7 @@ def main() -> int:
     naive_seeded = {r["weights_sha256"] for r in naive if r["example"] == 2}
     audit_seeded = {r["weights_sha256"] for r in audit_runs if r["mode"] in ("seeded", "cpu")}
     bare, warm = warm_overhead()
+    cards = card_figures()
 
     figures = {
         "naive_seconds": naive_seconds,
@@ -151,6 +174,7 @@ def main() -> int:
         "warm_to_bare": warm / bare,
         "audit_peak_pss_gib": peaks.get("pss", 0) / GIB,
         "audit_peak_rss_sum_gib": peaks.get("rss", 0) / GIB,
+        **cards,
     }
     checks = [
         (f"audit --repeats {args.repeats}: {audit_seconds:.1f} s vs naive {naive_seconds:.1f} s "
@@ -161,6 +185,12 @@ def main() -> int:
          "(target <= 1.3x)", figures["warm_to_bare"] <= 1.3),
         (f"audit peak memory: PSS {figures['audit_peak_pss_gib']:.2f} GiB (sum of RSS "
          f"{figures['audit_peak_rss_sum_gib']:.2f} GiB) (target <= 2 GiB)", figures["audit_peak_pss_gib"] <= 2),
+        (f"card: {cards['card_seconds']:.1f} s (target < 30 s)", cards["card_seconds"] < 30),
+        (f"card size: {cards['card_kb']:.0f} KB (target < 300 KB)", cards["card_kb"] < 300),
+        (f"compare (whole command, median of 3): {cards['compare_seconds']:.2f} s (target < 2 s)",
+         cards["compare_seconds"] < 2),
+        (f"imitate: {cards['imitate_seconds']:.1f} s, reproduced the SSE4.1 card: {cards['imitate_matched']}",
+         bool(cards["imitate_matched"])),
     ]
     if args.notebooks:
         figures["notebook_seconds"] = notebook_times()

@@ -17,6 +17,7 @@ from helpers.results import (
     Verdict,
     all_differ,
     all_identical,
+    retry_sentence,
     same_weights,
     select,
     summary_by_label,
@@ -62,6 +63,7 @@ class AuditReport:
             summary.to_string(float_format=lambda v: f"{v:.6f}"),
             "",
             device_sentence(self.results),
+            *([retry_sentence(self.results)] if retry_sentence(self.results) else []),
             "",
             *(f"{v}   ({v.detail})" for v in self.verdicts),
         ]
@@ -89,7 +91,8 @@ def run_audit(
     if repeats < 2:
         raise ConfigError("the audit compares runs with each other, so it needs at least 2 repeats.")
     plan = [(mode, repeat) for mode in MODES_IN_ORDER for repeat in range(repeats)]
-    configs = [RunConfig.for_mode(mode, seed=seed, task=task, epochs=epochs, **settings) for mode, _ in plan]
+    configs = [RunConfig.for_mode(mode, seed=None if mode == "unseeded" else seed, task=task, epochs=epochs,
+                                  **settings) for mode, _ in plan]
     recording = [record_epochs and mode != "unseeded" and repeat == 0 for mode, repeat in plan]
     started = time.perf_counter()
     results = run_configs(configs, processes=processes, parallel=parallel, progress=progress,

@@ -17,7 +17,7 @@ from pathlib import Path
 from helpers.audit import run_audit
 from helpers.cardfile import Card, card_document, card_from_document, check_writable, parse_document, write_card
 from helpers.config import DEFAULT_SEED, ConfigError
-from helpers.runner import RunError
+from helpers.runner import RunError, RunInterrupted
 
 STANDARD_REPEATS = 2
 
@@ -42,7 +42,8 @@ def make_card(
     ``env`` sets variables in every run's process before TensorFlow starts, e.g.
     ``{"ONEDNN_MAX_CPU_ISA": "AVX2"}`` to imitate an older CPU; say so in ``note``, since the
     card then stands for a machine this is not. If some runs fail, :class:`RunError` carries
-    the ones that finished and, when ``path`` was given, they are written there.
+    the ones that finished and, when ``path`` was given, they are written there; so does
+    :class:`RunInterrupted` when the user stops the runs.
     """
     if path is not None:
         path = check_writable(path)
@@ -55,10 +56,13 @@ def make_card(
     try:
         report = run_audit(repeats=repeats, task=task, seed=seed, processes=processes, progress=progress,
                            epochs=epochs, record_epochs=True, **settings)
-    except RunError as exc:
+    except (RunError, RunInterrupted) as exc:
         if path is not None and exc.completed:
             write_card(path, card_document(exc.completed, command, note=note))
-            raise RunError(f"{exc} The {len(exc.completed)} runs that finished are in {path}.",
+            if isinstance(exc, RunInterrupted):
+                raise RunInterrupted(f"{str(exc).rstrip('.')}. The {len(exc.completed)} runs that finished are "
+                                     f"in {path}.", exc.completed, exc.total, saved_to=str(path)) from None
+            raise RunError(f"{str(exc).rstrip('.')}. The {len(exc.completed)} runs that finished are in {path}.",
                            exc.completed) from None
         raise
     document = card_document(report.results, command, report.verdicts, note)

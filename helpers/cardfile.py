@@ -138,8 +138,10 @@ def parse_document(text: str, where: str) -> dict[str, Any]:
         document = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where} is not a card: it is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
-    except (ValueError, RecursionError) as exc:
-        raise ConfigError(f"{where} is not a card: {str(exc) or 'it is nested too deeply'}.") from None
+    except RecursionError:
+        raise ConfigError(f"{where} is not a card: its JSON is nested too deeply.") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not a card: {exc}.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ConfigError(f"{where} is not a results file written by this lab (no \"format\": \"{FORMAT}\").")
     version = document.get("format_version")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers run|audit|pool|devices|diverge|stacks``.
+"""Command line: ``python -m helpers run|audit|pool|devices|card|compare|imitate|diverge|stacks``.
 
 Every error is one line on stderr and exit code 2, never a traceback: the CLI is used by
 teachers in front of a class.
@@ -27,8 +27,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, default="article",
                         help="article: the article's random labels (accuracy near chance, 10%%); "
                              "learnable: labels that depend on the inputs (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed for the seeded and CPU-forced runs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seed for the seeded and CPU-forced runs (default: {DEFAULT_SEED}); "
+                             "unseeded runs take none")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per run (default: %(default)s)")
     parser.add_argument("--processes", choices=("warm", "fresh"), default="warm",
                         help="warm: reuse one worker process per environment (fast, same bits); "
@@ -65,54 +66,148 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", metavar="FILE", help="write every run and verdict to FILE as JSON")
     _common(audit)
 
-    pool = commands.add_parser("pool", help="pool workshop cards (results files) and group them by machine",
-                               description="Read results files written with --out (one per participant) and show, "
-                                           "per seed, which machines gave which weights.")
-    pool.add_argument("cards", nargs="+", metavar="CARD", help="results files written by audit --out or run --json")
+    pool = commands.add_parser("pool", help="pool workshop cards and group their runs by machine",
+                               description="Read cards (one or more per participant) and show, per seeded setting, "
+                                           "which machines trained which weights. Cards that cannot be read are "
+                                           "set aside with the reason; the rest are pooled.")
+    pool.add_argument("cards", nargs="+", metavar="CARD",
+                      help="cards written by `card --out`, `audit --out` or `run --json`")
 
     commands.add_parser("devices", help="show what TensorFlow sees and this machine's fingerprint",
                         description="List TensorFlow's devices and print the environment fingerprint.")
+    _add_card_commands(commands)
     _add_diverge_parser(commands)
     _add_stacks_parser(commands)
     return parser
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} must look like NAME=VALUE, e.g. ONEDNN_MAX_CPU_ISA=AVX2")
+    return key, value
+
+
+def _add_card_commands(commands: argparse._SubParsersAction) -> None:
+    card = commands.add_parser(
+        "card", help="make this machine's card: the file you compare with another machine's",
+        description="Run the standard card (2 seeded, 2 unseeded and 2 CPU-forced runs of the article's model, "
+                    "with the weights after every epoch) and write it to FILE. Send the file to whoever you "
+                    "compare with, or compare it yourself with `compare`.")
+    card.add_argument("--out", metavar="FILE", required=True, help="where to write the card (JSON)")
+    card.add_argument("--repeats", type=int, default=2, help="runs per experiment, 2 to 50 (default: %(default)s)")
+    card.add_argument("--env", type=_env_pair, action="append", default=[], metavar="NAME=VALUE",
+                      help="set a variable in every run's process before TensorFlow starts, e.g. "
+                           "ONEDNN_MAX_CPU_ISA=AVX2 to imitate an older CPU (repeatable)")
+    card.add_argument("--op-determinism", action="store_true", help="turn on TensorFlow's op determinism")
+    card.add_argument("--xla", action="store_true", help="compile the model with XLA (jit_compile=True)")
+    card.add_argument("--note", default="", help="a note stored in the card, e.g. 'imitated: older CPU'")
+    _common(card)
+
+    compare = commands.add_parser(
+        "compare", help="compare two cards and explain why their runs differ",
+        description="Match the two cards' seeded runs of the same setting and explain any difference by stage "
+                    "(data, initial weights, training, with the distance after each epoch) and by the fingerprint "
+                    "factors that differ. Never starts TensorFlow.")
+    compare.add_argument("a", metavar="A.json", help="one card")
+    compare.add_argument("b", metavar="B.json", help="the other card")
+    compare.add_argument("--setting", choices=("seeded", "cpu"), default=None,
+                         help="which runs to explain (default: seeded, else cpu)")
+    compare.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    imitate = commands.add_parser(
+        "imitate", help="try the settings that reproduce another machine's card here",
+        description="Run this machine's seeded runs with each setting of the card's machine that can be set here "
+                    "(oneDNN instruction-set cap, oneDNN on/off, op determinism, XLA, CPU, threads) and report "
+                    "which reproduces the card's weights bit for bit, else the closest.")
+    imitate.add_argument("card", metavar="CARD.json", help="the other machine's card")
+    imitate.add_argument("--setting", choices=("seeded", "cpu"), default=None,
+                         help="which of the card's runs to reproduce (default: seeded; cpu if theirs used a GPU)")
+    imitate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    imitate.add_argument("--parallel", type=int, default=None, help="how many runs at once (default: the cores)")
+    imitate.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _command_line(argv: Sequence[str]) -> str:
     return "python -m helpers " + shlex.join(argv)
 
 
-def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def _seed(args: argparse.Namespace) -> int:
+    return DEFAULT_SEED if args.seed is None else args.seed
+
+
+def _print_runs(results: list, args: argparse.Namespace, argv: Sequence[str]) -> None:
     from helpers.cardfile import card_document
     from helpers.results import to_frame
-    from helpers.runner import run_mode
 
-    results = run_mode(args.mode, seed=args.seed, repeats=args.repeats, processes=args.processes,
-                       parallel=args.parallel, progress=not args.quiet, task=args.task, epochs=args.epochs,
-                       batch_size=args.batch_size, op_determinism=args.op_determinism)
     if args.json:
         print(json.dumps(card_document(results, _command_line(argv))))
-    else:
+    elif results:
         columns = ["mode", "seed", "device", "test_accuracy", "test_loss", "weights", "same_weights_as", "run_seconds"]
         print(to_frame(results)[columns].to_string(float_format=lambda v: f"{v:.6f}"))
+
+
+def _note_retries(results: list) -> None:
+    from helpers.results import retry_sentence
+
+    if retry_sentence(results):
+        print(f"note: {retry_sentence(results)}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.config import DEFAULT
+    from helpers.runner import RunError, RunInterrupted, run_mode
+
+    try:
+        results = run_mode(args.mode, seed=DEFAULT if args.seed is None else args.seed, repeats=args.repeats,
+                           processes=args.processes, parallel=args.parallel, progress=not args.quiet,
+                           task=args.task, epochs=args.epochs, batch_size=args.batch_size,
+                           op_determinism=args.op_determinism)
+    except (RunError, RunInterrupted) as exc:
+        _print_runs(exc.completed, args, argv)  # what finished is shown before the reason it stopped
+        raise
+    _print_runs(results, args, argv)
+    _note_retries(results)
     return 0
+
+
+def _keep_finished(exc: BaseException, out: str | None, argv: Sequence[str]) -> BaseException:
+    """Write the runs that finished before a failure or an interruption to ``out``, and say so."""
+    from helpers.cardfile import card_document, write_card
+    from helpers.runner import RunError, RunInterrupted
+
+    completed = getattr(exc, "completed", [])
+    if not (out and completed):
+        return exc
+    write_card(out, card_document(completed, _command_line(argv)))
+    if isinstance(exc, RunInterrupted):
+        return RunInterrupted(str(exc), completed, exc.total, saved_to=str(out))
+    return RunError(f"{str(exc).rstrip('.')}. The {len(completed)} runs that finished are in {out}.", completed)
+
+
+def _stopped_sentence(exc: BaseException) -> str:
+    """What the user is told after Ctrl-C: how many runs had finished, and where they are."""
+    completed = getattr(exc, "completed", None)
+    if completed is None:
+        return "stopped by the user; runs still going were ended."
+    saved = getattr(exc, "saved_to", "")
+    return (f"stopped by the user: {len(completed)} of {getattr(exc, 'total', 0)} runs had finished"
+            + (f"; they are in {saved}" if saved else "") + "; the runs still going were ended.")
 
 
 def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from helpers.audit import run_audit
     from helpers.cardfile import card_document, check_writable, write_card
-    from helpers.runner import RunError
+    from helpers.runner import RunError, RunInterrupted
 
     if args.out:
         check_writable(args.out)  # before a minute of runs, not after
     try:
-        report = run_audit(repeats=args.repeats, task=args.task, seed=args.seed, processes=args.processes,
-                           parallel=args.parallel, progress=not args.quiet, epochs=args.epochs)
-    except RunError as exc:
-        if args.out and exc.completed:  # keep what did finish
-            write_card(args.out, card_document(exc.completed, _command_line(argv)))
-            raise RunError(f"{exc} The {len(exc.completed)} runs that finished are in {args.out}.",
-                           exc.completed) from None
-        raise
+        report = run_audit(repeats=args.repeats, task=args.task, seed=_seed(args), processes=args.processes,
+                           parallel=args.parallel, progress=not args.quiet, epochs=args.epochs,
+                           record_epochs=bool(args.out))
+    except (RunError, RunInterrupted) as exc:
+        raise _keep_finished(exc, args.out, argv) from None
     print(report.text())
     print(f"\n{len(report.results)} runs in {report.seconds:.1f} s ({args.processes} processes)")
     if args.out:
@@ -122,12 +217,53 @@ def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _pool(args: argparse.Namespace) -> int:
-    from helpers.cards import pool, pool_report, seeded_by_machine
+    from helpers.workshop import pool_cards
 
-    pooled = pool(args.cards)
-    print(seeded_by_machine(pooled).to_string())
-    verdict, sentence = pool_report(pooled)
-    print(f"\n{sentence}\n{verdict}")
+    workshop = pool_cards(args.cards)
+    if len(workshop.rejected) == 1 and not workshop.cards:
+        raise ConfigError(workshop.rejected[0][1])
+    for name, reason in workshop.rejected:
+        print(f"set aside {name}: {reason}", file=sys.stderr)
+    if not workshop.cards:
+        raise ConfigError(f"none of the {len(workshop.rejected)} cards could be read (reasons above).")
+    print(workshop.machines().to_string())
+    print()
+    print(workshop.by_machine().to_string())
+    print(f"\n{workshop.summary()}")
+    for verdict in workshop.verdicts():
+        print(f"{verdict}   ({verdict.detail})")
+    return 0
+
+
+def _card(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from helpers.card import make_card
+
+    card = make_card(args.out, seed=_seed(args), task=args.task, epochs=args.epochs, repeats=args.repeats,
+                     env=dict(args.env), op_determinism=args.op_determinism, jit_compile=args.xla, note=args.note,
+                     processes=args.processes, progress=not args.quiet, command=_command_line(argv))
+    for verdict in card.verdicts:
+        print(f"{verdict}   ({verdict.detail})")
+    _note_retries(card.runs)
+    size = card.path.stat().st_size if card.path else 0
+    print(f"card written to {card.path} ({size / 1000:.0f} KB, {len(card.runs)} runs); compare it with another "
+          f"machine's card: python -m helpers compare {card.path} OTHER.json")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from helpers.compare import compare_cards
+
+    comparison = compare_cards(args.a, args.b, setting=args.setting)
+    print(json.dumps(comparison.to_dict()) if args.json else comparison.text())
+    return 0
+
+
+def _imitate(args: argparse.Namespace) -> int:
+    from helpers.imitate import imitate
+
+    imitation = imitate(args.card, setting=args.setting, progress=not (args.quiet or args.json),
+                        parallel=args.parallel)
+    print(json.dumps(imitation.to_dict()) if args.json else imitation.text())
     return 0
 
 
@@ -260,6 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args, argv)
         if args.command == "pool":
             return _pool(args)
+        if args.command == "card":
+            return _card(args, argv)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "imitate":
+            return _imitate(args)
         if args.command == "diverge":
             return _diverge(args)
         if args.command == "stacks":
@@ -268,6 +410,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RunError) as exc:
         print(f"python -m helpers: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("python -m helpers: stopped by the user; runs still going were ended.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"python -m helpers: {_stopped_sentence(exc)}", file=sys.stderr)
         return 130

@@ -45,6 +45,11 @@ def setting_key(run: RunResult) -> SettingKey:
     return (run.mode, run.seed, c.task, c.epochs, c.batch_size, c.seed_calls)
 
 
+def short_setting_label(key: SettingKey) -> str:
+    """'seeded, seed 42' or 'CPU-forced, seed 42': enough to tell a card's settings apart."""
+    return f"{ {'seeded': 'seeded', 'cpu': 'CPU-forced'}.get(key[0], key[0])}, seed {key[1]}"
+
+
 def setting_label(key: SettingKey) -> str:
     mode, seed, task, epochs, batch_size, calls = key
     text = f"{mode}, seed {seed}, {task} task, {epochs} epochs, batch {batch_size}"
@@ -309,31 +314,33 @@ class Comparison:
         }
 
     def stages_table(self) -> pd.DataFrame:
-        """One row per shared setting: each stage same or different, the first differing epoch, the distance."""
+        """One row per shared setting: each stage same or different, the first differing epoch, the
+        distance, and both test accuracies (A is the first card, B the second)."""
         rows = []
         for s in self.settings:
+            never = s.first_differing_epoch is None and s.first_stage is None
             rows.append({
-                "setting": s.label,
+                "runs": short_setting_label(s.key),
                 **{STAGE_NAMES[stage]: s.stages[stage] for stage in STAGES},
-                "first differing epoch": "never" if s.first_differing_epoch is None and s.first_stage is None
-                else s.first_differing_epoch,
+                "first differing epoch": "never" if never else s.first_differing_epoch,
                 "max |Δw| at the end": s.max_abs_weight_difference,
-                f"accuracy {self.a.name}": s.a.test_accuracy,
-                f"accuracy {self.b.name}": s.b.test_accuracy,
+                "test accuracy A": s.a.test_accuracy,
+                "test accuracy B": s.b.test_accuracy,
             })
-        return pd.DataFrame(rows).set_index("setting")
+        return pd.DataFrame(rows).set_index("runs")
 
     def factors_table(self) -> pd.DataFrame:
-        """The differing factors, most likely cause first."""
-        columns = ["factor", self.a.name, self.b.name, "explains the stage", "why"]
+        """The differing factors, most likely cause first (A is the first card, B the second)."""
         rows = [[f.name, f.a, f.b, f.consistent, f.why] for f in self.factors]
-        return pd.DataFrame(rows, columns=columns).set_index("factor")
+        return pd.DataFrame(rows, columns=["factor", "A", "B", "explains the stage", "why"]).set_index("factor")
 
     def text(self) -> str:
         """The comparison as plain text (the CLI's output)."""
         lines = [f"A: {self.a.name}  ({machine_label(self.primary.a.fingerprint)})",
                  f"B: {self.b.name}  ({machine_label(self.primary.b.fingerprint)})"]
         lines += [f"   note on {c.name}: {c.note}" for c in (self.a, self.b) if c.note]
+        _, seed, task, epochs, batch_size, _ = self.primary.key
+        lines.append(f"Runs compared: seed {seed}, {task} task, {epochs} epochs, batch {batch_size}")
         lines += ["", self.stages_table().to_string(float_format=lambda v: f"{v:.6g}"), ""]
         if self.factors:
             lines.append("What differs, most likely cause first:")

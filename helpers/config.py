@@ -7,6 +7,7 @@ do, so the CLI, the control panel and the notebooks can show it as it is.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,17 @@ MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 1000  # the training set has 1000 rows
 MAX_REPEATS = 50
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 .. 2**32 - 1
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+class _Default:
+    """The "not given" marker, so an explicit seed can be told from the default one."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
 
 
 class ConfigError(ValueError):
@@ -79,6 +91,8 @@ class RunConfig:
         check_choice("device", self.device, DEVICES)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
+        if isinstance(self.seed_calls, str) or not isinstance(self.seed_calls, (tuple, list)):
+            raise ConfigError(f"seed calls must be a list such as ['python', 'numpy'], not {self.seed_calls!r}.")
         calls = tuple(self.seed_calls)
         for call in calls:
             check_choice("each seed call", call, SEED_CALLS)
@@ -89,20 +103,33 @@ class RunConfig:
         for flag in ("op_determinism", "jit_compile"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
-        env = dict(self.env)
+        try:
+            env = dict(self.env)
+        except (TypeError, ValueError):
+            raise ConfigError(f"env must be NAME=VALUE pairs such as (('ONEDNN_MAX_CPU_ISA', 'AVX2'),), "
+                              f"not {self.env!r}.") from None
         for key, value in env.items():
-            if not (isinstance(key, str) and isinstance(value, str) and key):
-                raise ConfigError(f"environment entries must be pairs of strings, not {key!r}={value!r}.")
+            if not (isinstance(key, str) and isinstance(value, str) and ENV_NAME.fullmatch(key) and "\0" not in value):
+                raise ConfigError(f"environment entries must be a variable name and a text value, "
+                                  f"not {key!r}={value!r}.")
         if "CUDA_VISIBLE_DEVICES" in env or "PYTHONHASHSEED" in env:
             raise ConfigError("set the device and the seed with their own settings, not through env.")
         object.__setattr__(self, "env", tuple(sorted(env.items())))
 
     @classmethod
-    def for_mode(cls, mode: str, seed: int | None = DEFAULT_SEED, **kwargs: Any) -> RunConfig:
-        """The article's three experiments: Example 1 (unseeded), 2 (seeded), 3 (seeded, CPU forced)."""
+    def for_mode(cls, mode: str, seed: Any = DEFAULT, **kwargs: Any) -> RunConfig:
+        """The article's three experiments: Example 1 (unseeded), 2 (seeded), 3 (seeded, CPU forced).
+
+        Seeded modes take ``seed`` (42 unless given); an unseeded run takes none, and giving one is
+        refused rather than silently ignored.
+        """
         check_choice("mode", mode, MODES)
         if mode == "unseeded":
+            if seed is not DEFAULT and seed is not None:
+                raise ConfigError(f"unseeded runs take no seed (got {seed!r}); drop the seed, or use mode seeded.")
             return cls(seed=None, **kwargs)
+        if seed is DEFAULT:
+            seed = DEFAULT_SEED
         if seed is None:
             raise ConfigError(f"mode {mode} needs a seed; pass a whole number such as {DEFAULT_SEED}.")
         if mode == "cpu":
@@ -147,10 +174,14 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, data: Any) -> RunConfig:
         """The inverse of :meth:`to_dict`; keys it does not know (from a newer lab) are ignored."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a run's settings must be a mapping of names to values, not {type(data).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
-        values["seed_calls"] = tuple(data.get("seed_calls", SEED_CALLS))
-        values["env"] = tuple(dict(data.get("env", {})).items())
+        env = data.get("env", {})
+        if not isinstance(env, dict):
+            raise ConfigError(f"env must map variable names to values, not {env!r}.")
+        values["env"] = tuple(env.items())
         return cls(**values)

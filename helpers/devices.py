@@ -116,40 +116,76 @@ def device_environment(config: RunConfig) -> dict[str, str | None]:
     return {"CUDA_VISIBLE_DEVICES": "-1" if config.device == "cpu" else None}
 
 
+TOO_LATE_WITH_GPU = (
+    "Too late to force the CPU: TensorFlow already created its devices, a GPU among them, in this kernel; "
+    "restart the runtime and force the CPU before anything imports TensorFlow."
+)
+TOO_LATE_NO_GPU = (
+    "Too late to force the CPU: TensorFlow already created its devices in this kernel; it uses only the CPU "
+    "anyway, because it sees no GPU here."
+)
+
+
+def tensorflow_devices_created() -> bool:
+    """Whether TensorFlow has created its devices in this process, found out without creating them.
+
+    TensorFlow creates them at the first operation (or when logical devices are listed); from
+    then on ``tf.config.set_visible_devices`` refuses any change. Its test for that is whether
+    the eager context has a handle, read here directly: every public way of asking
+    (``tf.config.list_logical_devices``) would create the devices itself.
+    """
+    if "tensorflow" not in sys.modules:
+        return False
+    from tensorflow.python.eager import context
+
+    ctx = context.context_safe()
+    if ctx is None:
+        return False
+    if not hasattr(ctx, "_context_handle"):
+        raise RuntimeError(
+            "this TensorFlow version does not show whether it has created its devices; force the CPU in a "
+            "worker process instead (RunConfig(device=\"cpu\"))."
+        )
+    return ctx._context_handle is not None
+
+
 @dataclass(frozen=True)
 class ForceCpuOutcome:
-    """What :func:`force_cpu_here` managed to do in this kernel."""
+    """What :func:`force_cpu_here` managed to do in this kernel.
+
+    ``effective``: TensorFlow here uses only the CPU. ``too_late``: TensorFlow had already
+    created its devices, so hiding a GPU was no longer possible.
+    """
 
     effective: bool
     message: str
+    too_late: bool = False
 
 
 def force_cpu_here() -> ForceCpuOutcome:
-    """Hide GPUs from TensorFlow in *this* process, the article's way, and say if it is too late."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    """Hide GPUs from TensorFlow in *this* process, the article's way, and say if it is too late.
+
+    Four cases: TensorFlow's devices not created yet (the CPU is forced, GPU or not) or created
+    already, with a GPU (too late, the GPU stays) or without (too late, but only the CPU is
+    used anyway). When it is too late the environment is left alone, so nothing later reads
+    ``CUDA_VISIBLE_DEVICES=-1`` as proof that the CPU was forced.
+    """
     if "tensorflow" not in sys.modules:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
         return ForceCpuOutcome(
             True, "CUDA_VISIBLE_DEVICES=-1 is set before TensorFlow starts: it will see only the CPU."
         )
     import tensorflow as tf
 
-    try:
-        # Still allowed while TensorFlow has not created its devices; covers a CUDA already
-        # initialised by an earlier device listing, which the variable alone would miss.
+    if not tensorflow_devices_created():
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+        # The variable alone would miss a CUDA that an earlier device listing initialised already.
         tf.config.set_visible_devices([], "GPU")
-    except RuntimeError:
-        if tf.config.list_logical_devices("GPU"):
-            return ForceCpuOutcome(
-                False,
-                "Too late to force the CPU: TensorFlow already started with a GPU in this kernel; "
-                "restart the runtime and force the CPU before anything imports TensorFlow.",
-            )
-        return ForceCpuOutcome(
-            True,
-            "TensorFlow had already started, which is too late to hide a GPU; nothing changes here "
-            "only because this kernel has no GPU.",
-        )
-    return ForceCpuOutcome(True, "TensorFlow has not created its devices yet: it will see only the CPU.")
+        return ForceCpuOutcome(True, "TensorFlow has not created its devices yet: it will see only the CPU.")
+    # The devices exist, so listing them creates nothing new.
+    if tf.config.list_logical_devices("GPU"):
+        return ForceCpuOutcome(False, TOO_LATE_WITH_GPU, too_late=True)
+    return ForceCpuOutcome(True, TOO_LATE_NO_GPU, too_late=True)
 
 
 def describe_tensor_device(device_string: str) -> str:

@@ -200,3 +200,24 @@ def machine_label(fingerprint: dict[str, Any]) -> str:
     if fingerprint.get("op_determinism"):
         parts.append("op determinism")
     return " | ".join(parts)
+
+
+# Fingerprint fields that can change a run's arithmetic; equal values make runs "the same machine".
+ARITHMETIC_FIELDS = ("python", "os", "numpy", "tensorflow", "keras", "keras_backend", "cuda_version",
+                     "cudnn_version", "onednn_opts", "op_determinism")
+ARITHMETIC_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                  "OMP_NUM_THREADS", "TF_DETERMINISTIC_OPS")
+
+
+def machine_key(fingerprint: dict[str, Any]) -> str:
+    """Everything recorded that can change the arithmetic, as one string: equal keys, same machine."""
+    cpu = fingerprint.get("cpu") or {}
+    env = fingerprint.get("env") or {}
+    parts = [str(cpu.get(k)) for k in ("model", "arch", "logical_cores")]
+    parts.append(" ".join(cpu.get("vector_flags") or []))
+    parts += [str(fingerprint.get(k)) for k in ARITHMETIC_FIELDS]
+    gpus = fingerprint.get("gpu_models") or fingerprint.get("gpus") or []
+    parts += [", ".join(gpus), str(fingerprint.get("tf32")) if gpus else "no GPU"]  # TF32 only acts on a GPU
+    parts += [f"{k}={env.get(k)}" for k in ARITHMETIC_ENV]
+    parts += [str(fingerprint.get(k)) for k in ("intra_op_threads", "inter_op_threads")]
+    return " | ".join(parts)

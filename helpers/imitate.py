@@ -152,7 +152,8 @@ def _their(target: RunResult, key: str) -> str | None:
 
 def candidate_settings(target: RunResult, here: dict[str, Any]) -> list[Settings]:
     """The attempts worth making for ``target`` on a machine whose fingerprint is ``here``."""
-    device = "cpu" if target.config.device == "cpu" else "auto"
+    # Their runs used the CPU (forced, or there was no GPU): ours must too, GPU or not.
+    device = "cpu" if target.config.device == "cpu" or target.device.startswith("CPU") else "auto"
     base = Settings("this machine as it is", device=device)
     changes: list[tuple[str, dict[str, Any]]] = []
     cap = _their(target, "ONEDNN_MAX_CPU_ISA")
@@ -230,6 +231,9 @@ def _choose_target(card: Card, setting: str | None) -> tuple[RunResult, list[str
         raise ConfigError(f"setting must be seeded or cpu, not {setting!r}.")
     runs = {key[0]: run for key, run in representative_runs(card).items()}
     notes: list[str] = []
+    if not runs:
+        raise ConfigError(f"{card.name} has no seeded or CPU-forced runs to imitate (unseeded runs differ by design); "
+                          "make it with `python -m helpers card`.")
     if setting is None:
         seeded = runs.get("seeded")
         if seeded is not None and seeded.device.startswith("GPU") and "cpu" in runs:

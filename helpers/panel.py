@@ -23,21 +23,33 @@ from matplotlib.figure import Figure
 from helpers.config import DEFAULT_SEED, DEVICES, MODES, TASKS, ConfigError, RunConfig, check_choice, check_repeats
 from helpers.devices import NO_GPU_SENTENCE, device_report
 from helpers.plots import plot_accuracy
-from helpers.results import RunResult, to_frame
-from helpers.runner import PROCESS_KINDS, RunError, run_configs
+from helpers.results import RunResult, retry_sentence, to_frame
+from helpers.runner import PROCESS_KINDS, RunError, RunInterrupted, run_configs
 
-BUSY_SENTENCE = "A run is already in progress; wait for it to finish."
+BUSY_SENTENCE = "A run is already in progress; wait for it to finish, or press Stop."
+IDLE_STOP_SENTENCE = "Nothing is running, so there is nothing to stop."
 GPU_REFUSED_SENTENCE = "Device gpu is not available because TensorFlow sees no GPU here; choose auto or cpu."
 TABLE_COLUMNS = ["tag", "label", "device", "test_accuracy", "weights", "same_weights_as", "processes", "run_seconds"]
 
 
+class GpuDetectionError(RuntimeError):
+    """TensorFlow could not say whether it sees a GPU; the message is one sentence."""
+
+
 @functools.cache
 def tensorflow_sees_gpu() -> bool:
-    """Ask TensorFlow once per kernel: importing it here costs about two seconds."""
+    """Ask TensorFlow once per kernel: importing it here costs about two seconds.
+
+    A failure to ask is not a "no": it raises :class:`GpuDetectionError` (and is not cached,
+    so a fixed install is asked again).
+    """
     try:
         return device_report().has_gpu
-    except Exception:  # no usable TensorFlow: the runs would fail too, so offer no GPU
-        return False
+    except Exception as error:
+        raise GpuDetectionError(
+            f"TensorFlow could not say whether it sees a GPU ({type(error).__name__}: {_one_line(error)}); "
+            "fix its installation and restart the runtime."
+        ) from error
 
 
 def _one_line(error: BaseException) -> str:
@@ -59,7 +71,15 @@ class ControlPanel:
         for name, value, choices in [("device", device, DEVICES), ("task", task, TASKS),
                                      ("processes", processes, PROCESS_KINDS)]:
             check_choice(name, value, choices)
-        self.gpu_available = tensorflow_sees_gpu() if gpu_available is None else bool(gpu_available)
+        detection_error = ""
+        if gpu_available is None:
+            try:
+                gpu_available = tensorflow_sees_gpu()
+            except GpuDetectionError as error:  # shown in the panel, never taken for "no GPU"
+                gpu_available, detection_error = False, str(error)
+        self.gpu_available = bool(gpu_available)
+        self.gpu_refusal = (f"Device gpu is not available: {detection_error}" if detection_error
+                            else GPU_REFUSED_SENTENCE)
         self.background = background
         self.results: list[RunResult] = []
         self.busy = False
@@ -67,6 +87,7 @@ class ControlPanel:
         self.presses = 0
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()  # makes "not busy? then busy" one step
+        self._stop = threading.Event()  # set by Stop: the runner ends the runs in flight
         self._draw_lock = threading.RLock()  # runner threads report runs concurrently
 
         self.seed_on = widgets.Checkbox(value=seed_on, description="on", indent=False,
@@ -74,15 +95,16 @@ class ControlPanel:
         self.seed = widgets.IntText(value=seed, layout=widgets.Layout(width="120px"), disabled=not seed_on)
         self.op_determinism = widgets.Checkbox(value=op_determinism, description="op determinism", indent=False,
                                                layout=widgets.Layout(width="150px", margin="0 0 0 24px"))
-        gpu_label = "gpu" if self.gpu_available else "gpu (none here)"
+        gpu_label = "gpu" if self.gpu_available else "gpu (unknown)" if detection_error else "gpu (none here)"
+        why_no_gpu = detection_error or NO_GPU_SENTENCE
         toggles = {"button_width": "130px"}
         self.device = widgets.ToggleButtons(
             options=[("auto", "auto"), ("cpu", "cpu"), (gpu_label, "gpu")], value="auto", style=toggles,
             tooltips=["TensorFlow's choice: the GPU if it sees one",
                       "hide the GPU before TensorFlow starts (the article's Example 3)",
-                      "the first GPU" if self.gpu_available else NO_GPU_SENTENCE])
+                      "the first GPU" if self.gpu_available else why_no_gpu])
         self.device_note = widgets.HTML(
-            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(NO_GPU_SENTENCE)}</i>",
+            "" if self.gpu_available else f"<i>gpu is unavailable. {html.escape(why_no_gpu)}</i>",
             layout=widgets.Layout(margin="0 0 0 86px"))
         self.task = widgets.ToggleButtons(
             options=list(TASKS), value=task, style=toggles,
@@ -99,6 +121,8 @@ class ControlPanel:
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play",
                                          tooltip="run the settings above 'repeats' times")
         self.clear_button = widgets.Button(description="Clear", icon="trash", tooltip="forget every result")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning",
+                                          tooltip="end the runs in flight; the finished ones are kept")
         self.progress = widgets.IntProgress(value=0, min=0, max=max(1, repeats), description="runs",
                                             layout=widgets.Layout(width="320px"))
         self.status = widgets.HTML()
@@ -107,6 +131,7 @@ class ControlPanel:
 
         # Stable classes let the browser test (and curious readers' CSS) find the parts.
         for part, name in [(self.run_button, "repro-run"), (self.clear_button, "repro-clear"),
+                           (self.stop_button, "repro-stop"),
                            (self.progress, "repro-progress"), (self.status, "repro-status"),
                            (self.table, "repro-table"), (self.plot, "repro-plot")]:
             part.add_class(name)
@@ -119,7 +144,7 @@ class ControlPanel:
             widgets.HBox([_label("task"), self.task]),
             widgets.HBox([_label("epochs"), self.epochs, _label("repeats", "70px"), self.repeats,
                           _label("processes", "80px"), self.processes]),
-            widgets.HBox([self.run_button, self.clear_button, self.progress]),
+            widgets.HBox([self.run_button, self.stop_button, self.clear_button, self.progress]),
             self.status, self.table, self.plot,
         ])
         self.widget.add_class("repro-panel")
@@ -128,11 +153,12 @@ class ControlPanel:
         self.device.observe(self._device_chosen, names="value")
         self.run_button.on_click(self._run_clicked)
         self.clear_button.on_click(self._clear_clicked)
+        self.stop_button.on_click(self._stop_clicked)
         if device == "gpu" and not self.gpu_available:
-            self._say(GPU_REFUSED_SENTENCE)
+            self._say(self.gpu_refusal)
         else:
             self.device.value = device
-            self._say("Ready: choose the settings and press Run.")
+            self._say(detection_error or "Ready: choose the settings and press Run.")
         self._redraw(self.results)
 
     @classmethod
@@ -147,7 +173,7 @@ class ControlPanel:
     def config(self) -> RunConfig:
         """The run the widgets describe; raises ConfigError with one sentence if they are wrong."""
         if self.device.value == "gpu" and not self.gpu_available:
-            raise ConfigError(GPU_REFUSED_SENTENCE)
+            raise ConfigError(self.gpu_refusal)
         return RunConfig(seed=self.seed.value if self.seed_on.value else None, device=self.device.value,
                          op_determinism=self.op_determinism.value, task=self.task.value, epochs=self.epochs.value)
 
@@ -158,7 +184,7 @@ class ControlPanel:
         # No core widget can grey out one option, so the gpu option stays visible but is refused.
         if change["new"] == "gpu" and not self.gpu_available:
             self.device.value = change["old"] if change["old"] != "gpu" else "auto"
-            self._say(GPU_REFUSED_SENTENCE)
+            self._say(self.gpu_refusal)
 
     # -- pressing the buttons -------------------------------------------------------------
 
@@ -176,6 +202,7 @@ class ControlPanel:
             self.busy = True
             self.presses += 1
             press = self.presses
+            self._stop.clear()
         args = (config, repeats, self.processes.value, press)
         if self.background:
             self._thread = threading.Thread(target=self._run_batch, args=args, name=f"panel press {press}",
@@ -193,6 +220,13 @@ class ControlPanel:
         self.progress.bar_style = ""
         self._redraw(self.results)
         self._say("Cleared: no results yet.")
+
+    def _stop_clicked(self, _button: Any = None) -> None:
+        if not self.busy:
+            self._say(IDLE_STOP_SENTENCE)
+            return
+        self._stop.set()
+        self._say("Stopping: ending the runs in flight; the finished ones stay.")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the press in progress ends; True when nothing is running any more."""
@@ -220,10 +254,17 @@ class ControlPanel:
         self._say(f"Press {press}: running {config.label} {repeats} times ({processes} processes)…")
         new: list[RunResult] = []
         try:
-            new = run_configs([config] * repeats, processes=processes, progress=False, on_result=on_result, tag=tag)
+            new = run_configs([config] * repeats, processes=processes, progress=False, on_result=on_result, tag=tag,
+                              stop=self._stop)
             distinct = len({r.weights_sha256 for r in new})
             outcome = "identical weights" if distinct == 1 and len(new) > 1 else f"{distinct} distinct weights"
             message, style = f"Press {press} done: {len(new)} runs of {config.label}, {outcome}.", "success"
+            if retry_sentence(new):
+                message += f" {retry_sentence(new)}"
+        except RunInterrupted as stopped:  # Stop, or the kernel's stop button while running in the foreground
+            new = list(stopped.completed)
+            message = f"Press {press} stopped: {len(new)} of {repeats} runs had finished and are kept."
+            style = "warning"
         except RunError as error:
             new = list(error.completed)
             message = f"Press {press} failed after {len(new)} of {repeats} runs: {_one_line(error)}."

@@ -43,6 +43,7 @@ class RunResult:
     weights_per_epoch: dict[str, Any] | None = None
     # Where the weights after every batch step were written (helpers.diverge), if they were.
     step_record: dict[str, Any] | None = None
+    attempts: int = 1  # 2: the first worker died under this run, and a new one ran it
 
     @property
     def mode(self) -> str:
@@ -115,6 +116,16 @@ def summary_by_label(results: Sequence[RunResult]) -> pd.DataFrame:
     })
     summary["accuracy spread"] = summary["accuracy max"] - summary["accuracy min"]
     return summary
+
+
+def retry_sentence(results: Sequence[RunResult]) -> str:
+    """One sentence on runs that were tried again because their worker died ("" when none were)."""
+    retried = [r.index for r in results if r.attempts > 1]
+    if not retried:
+        return ""
+    which = ", ".join(map(str, retried))
+    return (f"{len(retried)} run(s) ({which}) were tried again in a new worker after the first one stopped "
+            "under them.")
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, check_choice, check_repeats
+from helpers.config import DEFAULT, ConfigError, RunConfig, check_choice, check_repeats
 from helpers.devices import device_environment
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult
@@ -48,6 +48,30 @@ class RunError(RuntimeError):
     def __init__(self, message: str, completed: list[RunResult]):
         super().__init__(message)
         self.completed = completed
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The user stopped the runs (Ctrl-C, the kernel's stop button, a Stop button). The runs in
+    flight were ended at once; ``completed`` holds every run that had finished, in order."""
+
+    def __init__(self, message: str, completed: list[RunResult], total: int = 0, saved_to: str = ""):
+        super().__init__(message)
+        self.completed = completed
+        self.total = total or len(completed)
+        self.saved_to = saved_to  # the file the finished runs were written to, if any
+
+
+class WorkerStopped(RuntimeError):
+    """The worker process ended without answering (killed, crashed, out of memory)."""
+
+
+_interrupted: list[RunResult] = []
+
+
+def interrupted_runs() -> list[RunResult]:
+    """The runs that had finished when the last batch was stopped by the user (kept for notebooks,
+    where an interrupted cell assigns nothing)."""
+    return list(_interrupted)
 
 
 def available_cores() -> int:
@@ -156,13 +180,18 @@ class Worker:
         if not line:
             self.process.wait()
             self._drain.join(timeout=5)
-            raise RuntimeError(
+            raise WorkerStopped(
                 f"the worker process stopped (exit code {self.process.returncode}): {self.last_error_line()}"
             )
         answer = json.loads(line)
         if not answer["ok"]:
             raise RuntimeError(answer["error"])
         return answer["result"]
+
+    def kill(self) -> None:
+        """End the process now, mid-run if need be (the user stopped the runs)."""
+        with contextlib.suppress(OSError):
+            self.process.kill()
 
     def close(self, wait: bool = True) -> None:
         """Close stdin so the worker exits. TensorFlow takes most of a second to shut down,
@@ -241,6 +270,12 @@ class _Scheduler:
         with self.lock:
             self.active[key] -= 1
 
+    def retry(self, index: int, config: RunConfig) -> None:
+        """Put a run back at the front of the queue (its worker died under it)."""
+        with self.lock:
+            self.pending[index] = config
+            self.pending.move_to_end(index, last=False)
+
 
 def run_configs(
     configs: Sequence[RunConfig],
@@ -252,6 +287,7 @@ def run_configs(
     tag: str = "",
     record_epochs: bool | Sequence[bool] = False,
     record_steps: Sequence[str | None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
 
@@ -260,7 +296,9 @@ def run_configs(
     ``record_steps`` (one path prefix or None per config) writes each run's weights after every
     batch step to files (see :func:`helpers.experiment.step_recorder`); ``step_record`` says where.
     If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
-    finish, so nothing computed is lost.
+    finish, so nothing computed is lost. A run whose worker process dies under it is tried once
+    more in a new worker (``attempts`` says so). Ctrl-C (or setting ``stop``) ends the runs in
+    flight at once and raises :class:`RunInterrupted` with the runs that had finished.
     """
     check_choice("processes", processes, PROCESS_KINDS)
     configs = list(configs)
@@ -291,16 +329,33 @@ def run_configs(
     lock = threading.Lock()
     bar = tqdm(total=len(configs), desc=f"{processes} runs", unit="run", disable=not progress, leave=True)
 
+    attempts = [1] * len(configs)
+    live: set[Worker] = set()
+
     def record(index: int, config: RunConfig, raw: dict[str, Any], wall: float) -> None:
         fingerprint = {**machine, **raw.pop("process_fingerprint")}
-        result = RunResult(config=config, processes=processes, fingerprint=fingerprint,
-                           wall_seconds=wall, index=index, tag=tag, **raw)
+        result = RunResult(config=config, processes=processes, fingerprint=fingerprint, wall_seconds=wall,
+                           index=index, tag=tag, attempts=attempts[index], **raw)
         with lock:
             results[index] = result
             bar.update(1)
             done = len(results)
         if on_result is not None:
             on_result(done, len(configs), result)
+
+    def start_worker(key: EnvKey, config: RunConfig) -> Worker:
+        # A config that sets threads itself (imitating another machine) keeps them.
+        worker = Worker(key, {**threads, **worker_environment(config)})
+        with lock:
+            live.add(worker)
+        if scheduler.stopped:  # stopped while it was starting: it must not outlive the batch
+            worker.kill()
+        return worker
+
+    def retire(worker: Worker, wait: bool = True) -> None:
+        with lock:
+            live.discard(worker)
+        worker.close(wait=wait)
 
     def slot() -> None:
         worker: Worker | None = None
@@ -312,38 +367,61 @@ def run_configs(
                     return
                 index, config = job
                 if worker is not None and (environment_key(config) != key or processes == "fresh"):
-                    worker.close(wait=False)
+                    retire(worker, wait=False)
                     worker = None
                 key = environment_key(config)
                 if worker is None:
-                    # A config that sets threads itself (imitating another machine) keeps them.
-                    worker = Worker(key, {**threads, **worker_environment(config)})
+                    worker = start_worker(key, config)
                 sent = time.perf_counter()
                 try:
                     raw = worker.run(config, recording[index], steps[index])
                 except RuntimeError as exc:
-                    with lock:
-                        errors.append(f"run {index} ({config.label}) failed: {exc}")
-                    worker.close()
+                    retire(worker)
                     worker = None
                     scheduler.release(key)
                     key = None
+                    if scheduler.stopped:
+                        return
+                    if isinstance(exc, WorkerStopped) and attempts[index] == 1:
+                        attempts[index] = 2  # killed or crashed under this run: once more, in a new worker
+                        scheduler.retry(index, config)
+                        continue
+                    twice = " twice" if attempts[index] > 1 else ""
+                    with lock:
+                        errors.append(f"run {index} ({config.label}) failed{twice}: {exc}")
                     continue
                 record(index, config, raw, time.perf_counter() - sent)
         finally:
             if worker is not None:
-                worker.close()
+                retire(worker)
 
+    pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="run-slot")
+    futures = [pool.submit(slot) for _ in range(slots)]
+    interrupted = False
     try:
-        with ThreadPoolExecutor(max_workers=slots) as pool:
-            for future in [pool.submit(slot) for _ in range(slots)]:
-                future.result()
+        # Wait in short steps, so Ctrl-C (delivered between steps, on Windows too) and ``stop`` act at once.
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.1)
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
+        interrupted = True
         scheduler.stopped = True
-        raise
+        with lock:
+            running = list(live)
+        for worker in running:
+            worker.kill()
     finally:
+        pool.shutdown(wait=True)
         bar.close()
+    for future in futures:
+        future.result()  # a slot's own failure (say, Python could not start) surfaces here
     ordered = [results[i] for i in sorted(results)]
+    if interrupted:
+        _interrupted[:] = ordered
+        raise RunInterrupted(f"stopped by the user: {len(ordered)} of {len(configs)} runs had finished and are "
+                             "kept (helpers.runner.interrupted_runs() returns them); the runs still going were "
+                             "ended.", ordered, len(configs))
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise RunError(errors[0] + more, ordered)
@@ -353,7 +431,7 @@ def run_configs(
 def run_mode(
     mode: str,
     *,
-    seed: int | None = DEFAULT_SEED,
+    seed: Any = DEFAULT,
     repeats: int = 3,
     processes: str = "warm",
     parallel: int | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any, TextIO
@@ -83,6 +84,9 @@ def serve(requests: TextIO, answers: TextIO) -> None:
 
 
 def main() -> None:
+    # The parent ends its workers when the user presses Ctrl-C; a terminal's Ctrl-C reaches the
+    # whole process group, and a worker dying of it first would look like a crash to retry.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = _protocol_stream()
     serve(sys.stdin, answers)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.config import RunConfig
+from helpers.results import RunResult
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -48,3 +51,33 @@ def make_fingerprint(**changes: object) -> dict:
     }
     fingerprint.update(changes)
     return fingerprint
+
+
+def make_result(weights: str = "a", seed: int | None = 42, fingerprint: dict | None = None, ran_on: str = "CPU:0",
+                **config: object) -> RunResult:
+    """A run result built by hand (``weights`` is repeated to a 64-digit hash; ``config`` are
+    RunConfig fields; ``ran_on`` is the device the run reports), for logic tests."""
+    initial = "1" * 64
+    return RunResult(
+        config=RunConfig(seed=seed, **config), test_accuracy=0.11, test_loss=2.3, weights_sha256=(weights * 64)[:64],
+        device=ran_on, loss_per_epoch=[2.3], accuracy_per_epoch=[0.1], fit_evaluate_seconds=1.0, run_seconds=1.0,
+        tensorflow_import_seconds=0.0, worker_pid=1, run_in_worker=1, processes="warm",
+        fingerprint=fingerprint or make_fingerprint(), initial_weights_sha256=initial, data_sha256="2" * 64,
+    )
+
+
+@pytest.fixture(scope="session")
+def plain_card(tmp_path_factory: pytest.TempPathFactory):
+    """This machine's standard card, made for real (about 10 s)."""
+    from helpers.card import make_card
+
+    return make_card(tmp_path_factory.mktemp("cards") / "card-plain.json", progress=False)
+
+
+@pytest.fixture(scope="session")
+def older_cpu_card(tmp_path_factory: pytest.TempPathFactory):
+    """The standard card made here with oneDNN capped at SSE4.1: an imitated older CPU, and labelled so."""
+    from helpers.card import make_card
+
+    return make_card(tmp_path_factory.mktemp("cards") / "card-sse41.json", env={"ONEDNN_MAX_CPU_ISA": "SSE41"},
+                     note="imitated: oneDNN capped at SSE4.1", progress=False)

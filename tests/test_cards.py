@@ -1,75 +1,234 @@
-"""Pooling workshop cards: runs group by machine, and bad files get one sentence."""
+"""Cards: the file format (write, load, validate, older versions) and the standard card made for real."""
 
 from __future__ import annotations
 
-import copy
 import json
+from pathlib import Path
 
+import jsonschema
+import numpy as np
 import pytest
 
-from helpers.cardfile import card_document as results_document
-from helpers.cards import machine_label, pool, pool_report, seeded_by_machine
-from helpers.config import ConfigError, RunConfig
-from helpers.results import RunResult
-from tests.conftest import make_fingerprint, run_cli
+from helpers.card import make_card
+from helpers.cardfile import (
+    FORMAT_VERSION,
+    MAX_CARD_BYTES,
+    card_document,
+    load_card,
+    load_results,
+    parse_document,
+    schema,
+    write_card,
+)
+from helpers.config import ConfigError
+from helpers.weights import decode, encode, weights_sha256
+from tests.conftest import make_result, run_cli
 
-FINGERPRINT = make_fingerprint()
-
-
-def result(weights: str, seed: int | None = 42, fingerprint: dict | None = None) -> RunResult:
-    return RunResult(config=RunConfig(seed=seed), test_accuracy=0.11, test_loss=2.3, weights_sha256=weights * 64,
-                     device="CPU:0", loss_per_epoch=[2.3], accuracy_per_epoch=[0.1], fit_evaluate_seconds=1.0,
-                     run_seconds=1.0, tensorflow_import_seconds=0.0, worker_pid=1, run_in_worker=1,
-                     processes="warm", fingerprint=fingerprint or FINGERPRINT)
-
-
-def write_card(path, results) -> str:
-    path.write_text(json.dumps(results_document(results, "test")))
-    return str(path)
+CARD_LIMIT_BYTES = 300_000  # what a standard card must stay under (issue: cards that travel)
 
 
-def test_machine_label_names_what_changes_the_arithmetic() -> None:
-    assert machine_label(FINGERPRINT) == "Test CPU | AVX512F | TF 2.21.0 | no GPU"
-    older = copy.deepcopy(FINGERPRINT)
-    older["env"] = {"ONEDNN_MAX_CPU_ISA": "SSE41", "TF_ENABLE_ONEDNN_OPTS": "0"}
-    older["gpus"] = ["/physical_device:GPU:0"]
-    assert machine_label(older) == "Test CPU | AVX512F | TF 2.21.0 | GPU:0 | ISA capped at SSE41 | oneDNN off"
+def document(**changes: object) -> dict:
+    results = [make_result("a"), make_result("a"), make_result("c", seed=None)]
+    doc = card_document(results, "test")
+    doc.update(changes)
+    return doc
 
 
-def test_pooled_cards_group_seeded_runs_by_machine(tmp_path) -> None:
-    other_machine = make_fingerprint(cpu={**FINGERPRINT["cpu"], "vector_flags": ["sse4_2", "avx", "avx2"]})
-    cards = [
-        write_card(tmp_path / "ana.json", [result("a"), result("a"), result("c", seed=None)]),
-        write_card(tmp_path / "ben.json", [result("a")]),
-        write_card(tmp_path / "chloe.json", [result("b", fingerprint=other_machine)] * 2),
-    ]
-    pooled = pool(cards)
-    assert len(pooled) == 6 and pooled["seed"].dtype.name == "Int64"
-    table = seeded_by_machine(pooled)
-    runs = {machine: row["runs"] for (_, _, machine), row in table.iterrows()}
-    assert runs == {"Test CPU | AVX512F | TF 2.21.0 | no GPU": 3, "Test CPU | AVX2 | TF 2.21.0 | no GPU": 2}
-    assert table["distinct weights"].tolist() == [1, 1]
-    verdict, sentence = pool_report(pooled)
-    assert verdict.holds
-    assert sentence.startswith("3 card(s) from 2 machine(s)") and "give 2 distinct weight(s)" in sentence
+def write(tmp_path: Path, doc: dict | str, name: str = "card.json") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+    return path
 
 
-def test_a_machine_that_disagrees_with_itself_fails_the_verdict(tmp_path) -> None:
-    pooled = pool([write_card(tmp_path / "odd.json", [result("a"), result("b")])])
-    verdict, _ = pool_report(pooled)
-    assert not verdict.holds and str(verdict) == "same seed on the same machine: identical weights: False"
+def test_a_card_round_trips_through_its_file(tmp_path: Path) -> None:
+    doc = document(note="made in a test")
+    path = write_card(tmp_path / "card.json", doc)
+    card = load_card(path)
+    assert card.name == "card.json" and card.note == "made in a test" and card.path == path
+    assert [r.weights_sha256 for r in card.runs] == [r["weights_sha256"] for r in doc["runs"]]
+    assert [r.to_dict() for r in card.runs] == doc["runs"]
+    assert load_results(path) == card.runs
+    jsonschema.validate(doc, schema())
+    assert doc["format_version"] == FORMAT_VERSION
 
 
-def test_pool_needs_cards() -> None:
-    with pytest.raises(ConfigError, match="no cards given"):
-        pool([])
+def test_a_version_1_card_still_loads(tmp_path: Path) -> None:
+    """Version 1 (the first lab) had no per-epoch weights, no note, and fewer fingerprint fields."""
+    doc = document(format_version=1)
+    for run in doc["runs"]:
+        for key in ("weights_per_epoch",):
+            run.pop(key)
+        for key in ("keras_backend", "gpu_models", "tf32"):
+            run["fingerprint"].pop(key)
+    card = load_card(write(tmp_path, doc))
+    assert len(card.runs) == 3 and card.trajectories == {}
 
 
-def test_pool_from_the_command_line(tmp_path) -> None:
-    card = write_card(tmp_path / "ana.json", [result("a"), result("a")])
-    done = run_cli("pool", card)
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("{oops", "is not a card: it is not valid JSON"),
+        ('{"format": "keras-repro-lab/results", "x": NaN}', "NaN is not a number JSON allows"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"hello": 1}', "is not a results file written by this lab"),
+        ('{"format": "keras-repro-lab/results", "format_version": 1, "runs": "abc"}', "is not a valid card:"),
+        ('{"format": "keras-repro-lab/results", "format_version": 9}', "written by a newer lab (format version 9)"),
+    ],
+)
+def test_text_that_is_not_a_card_is_one_sentence(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_card(write(tmp_path, text))
+    message = str(caught.value)
+    assert fragment in message and message.startswith("card.json") and message.endswith(".")
+    assert "\n" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda d: d["runs"][0].update(test_accuracy="high"), "runs[0].test_accuracy: 'high' is not of type 'number'"),
+        (lambda d: d["runs"][1].pop("config"), "runs[1]: 'config' is a required property"),
+        (lambda d: d["runs"][0]["config"].update(seed=-4), "run 0: seed must be from 0"),
+        (lambda d: d["runs"][0]["config"].update(epochs=10**9), "run 0: epochs must be from 1 to 500"),
+        (lambda d: d["runs"][0].update(mode="cpu"), "run 0 says mode cpu but its settings make it seeded"),
+        (lambda d: d["runs"][0].update(weights_sha256="x" * 64), "runs[0].weights_sha256"),
+        (lambda d: d["runs"][0]["fingerprint"].update(env={"A": 5}), "runs[0].fingerprint.env.A: 5 is not of type"),
+        (lambda d: d.update(runs=[d["runs"][0]] * 1001), "runs: "),
+        (lambda d: d["runs"][0].update(tag="t" * 100_000), "runs[0].tag"),
+    ],
+)
+def test_a_card_with_a_bad_value_is_one_sentence_that_says_where(tmp_path: Path, change, fragment: str) -> None:
+    doc = document()
+    change(doc)
+    with pytest.raises(ConfigError) as caught:
+        load_card(write(tmp_path, doc))
+    message = str(caught.value)
+    assert fragment in message, message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_files_too_big_missing_not_text_or_folders_are_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (MAX_CARD_BYTES + 1))
+    with pytest.raises(ConfigError, match=r"big.json is not a card: it is 4.0 MB, and a card is at most 4 MB"):
+        load_card(big)
+    binary = tmp_path / "photo.json"
+    binary.write_bytes(b"\xff\xd8\xff\xe0")
+    with pytest.raises(ConfigError, match="photo.json is not a card: it is not UTF-8 text"):
+        load_card(binary)
+    with pytest.raises(ConfigError, match="there is no results file at"):
+        load_card(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match="is a folder, not a card"):
+        load_card(tmp_path)
+
+
+def test_writing_refuses_nan_and_missing_folders(tmp_path: Path) -> None:
+    doc = document()
+    doc["runs"][0]["test_loss"] = float("nan")
+    with pytest.raises(ConfigError, match="NaN or infinite number"):
+        write_card(tmp_path / "card.json", doc)
+    assert not (tmp_path / "card.json").exists()
+    with pytest.raises(ConfigError, match="the folder .* does not exist"):
+        write_card(tmp_path / "no" / "card.json", document())
+
+
+def _with_trajectory(doc: dict, snapshots: list, epochs: list[int]) -> dict:
+    run = doc["runs"][0]
+    run["weights_per_epoch"] = encode(snapshots, epochs)
+    run["weights_sha256"] = weights_sha256(snapshots[-1])
+    run["initial_weights_sha256"] = weights_sha256(snapshots[0])
+    run["config"]["epochs"] = epochs[-1]
+    run["loss_per_epoch"] = [2.3] * epochs[-1]
+    return doc
+
+
+def test_per_epoch_weights_are_decoded_and_checked_on_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    snaps = [[rng.normal(size=(3, 2)).astype(np.float32)] for _ in range(3)]
+    card = load_card(write(tmp_path, _with_trajectory(document(), snaps, [0, 1, 2])))
+    epochs, decoded = card.trajectory(card.runs[0])
+    assert epochs == [0, 1, 2] and decoded[2][0].tobytes() == snaps[2][0].tobytes()
+    assert card.trajectory(card.runs[1]) is None
+
+    lying = _with_trajectory(document(), snaps, [0, 1, 2])
+    lying["runs"][0]["weights_sha256"] = "f" * 64  # the trajectory does not end at the run's weights
+    with pytest.raises(ConfigError, match="run 0: the weights per epoch do not match the run's own weight hashes"):
+        load_card(write(tmp_path, lying))
+    corrupt = _with_trajectory(document(), snaps, [0, 1, 2])
+    corrupt["runs"][0]["weights_per_epoch"]["sha256"][1] = "0" * 64
+    with pytest.raises(ConfigError, match="after epoch 1 do not match their SHA-256"):
+        load_card(write(tmp_path, corrupt))
+
+
+def test_unknown_fields_from_a_newer_lab_are_ignored(tmp_path: Path) -> None:
+    doc = document()
+    doc["runs"][0]["from_the_future"] = 1
+    doc["runs"][0]["config"]["learning_rate_schedule"] = "cosine"
+    assert len(load_card(write(tmp_path, doc)).runs) == 3
+
+
+def test_parse_document_names_the_source() -> None:
+    with pytest.raises(ConfigError, match="^pasted text is not a card"):
+        parse_document("{", "pasted text")
+
+
+# --------------------------------------------------------------------------- made for real
+
+
+@pytest.mark.slow
+def test_the_standard_card(plain_card) -> None:
+    card = plain_card
+    assert [r.mode for r in card.runs] == ["unseeded"] * 2 + ["seeded"] * 2 + ["cpu"] * 2
+    assert all(v.holds for v in card.verdicts), card.verdicts
+    size = card.path.stat().st_size
+    assert size < CARD_LIMIT_BYTES, f"the standard card is {size} bytes"
+    assert sorted(card.trajectories) == [2, 4]  # the first seeded and the first CPU-forced run
+    for position in (2, 4):
+        run = card.runs[position]
+        epochs, snaps = card.trajectory(run)
+        assert epochs == list(range(11))
+        assert weights_sha256(snaps[0]) == run.initial_weights_sha256
+        assert weights_sha256(snaps[-1]) == run.weights_sha256
+        assert [s.shape for s in snaps[-1]] == [(10, 128), (128,), (128, 10), (10,)]
+    # The second seeded run kept no weights per epoch, and has the same bits: recording changes nothing.
+    assert card.runs[3].weights_per_epoch is None
+    assert card.runs[3].weights_sha256 == card.runs[2].weights_sha256
+    assert load_card(card.path).runs[2].weights_sha256 == card.runs[2].weights_sha256
+    assert decode(card.runs[2].weights_per_epoch)[0] == list(range(11))
+
+
+@pytest.mark.slow
+def test_the_card_command(tmp_path: Path) -> None:
+    out = tmp_path / "mine.json"
+    done = run_cli("card", "--out", str(out), "--epochs", "2", "--env", "ONEDNN_MAX_CPU_ISA=AVX2",
+                   "--note", "imitated: AVX2", "--quiet")
     assert done.returncode == 0, done.stderr
-    assert "same seed on the same machine: identical weights: True" in done.stdout
-    bad = run_cli("pool", str(tmp_path / "missing.json"))
-    assert bad.returncode == 2 and bad.stderr.strip() == (
-        f"python -m helpers: error: there is no results file at {tmp_path / 'missing.json'}.")
+    assert "seeded runs identical: True" in done.stdout and f"card written to {out}" in done.stdout
+    card = load_card(out)
+    assert card.note == "imitated: AVX2"
+    assert all(dict(r.config.env) == {"ONEDNN_MAX_CPU_ISA": "AVX2"} for r in card.runs)
+    assert all(r.fingerprint["env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2" for r in card.runs)
+    assert card.document["command"].endswith("--env ONEDNN_MAX_CPU_ISA=AVX2 --note 'imitated: AVX2' --quiet")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["card"], "the following arguments are required: --out"),
+        (["card", "--out", "x.json", "--env", "NOVALUE"], "'NOVALUE' must look like NAME=VALUE"),
+        (["card", "--out", "/no/such/folder/x.json"], "the folder /no/such/folder does not exist"),
+        (["card", "--out", "x.json", "--repeats", "1"], "needs at least 2 repeats"),
+        (["card", "--out", "x.json", "--env", "CUDA_VISIBLE_DEVICES=-1"], "set the device and the seed with their own"),
+    ],
+)
+def test_card_command_errors_are_one_line(args: list[str], fragment: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2 and fragment in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_make_card_checks_its_arguments_before_running(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="env must map names to values"):
+        make_card(tmp_path / "c.json", env=["ONEDNN_MAX_CPU_ISA=AVX2"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="the note must be text"):
+        make_card(tmp_path / "c.json", note="x" * 301)

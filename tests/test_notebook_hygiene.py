@@ -1,7 +1,8 @@
 """The notebooks' hygiene: Colab badges, the Colab install cell, normalized JSON, lint.
 
 Two kinds of test. Those named ``test_repo_*`` check the committed repository itself (the CI
-gate: run ``make badges`` and ``make format`` to fix them). The others build a small lab in
+gate: run ``make badges`` and ``make format`` to fix them; a verdict cell's stored output must be
+what ``tests/verdicts/<notebook>.toml`` says). The others build a small lab in
 ``tmp_path``, point ``tools/notebooks.py`` at it and check what the tool writes and detects.
 Expected values are spelled out here rather than taken from the tool, so a bug in the tool
 cannot vouch for itself. Nothing here uses the network.
@@ -256,6 +257,63 @@ def test_repo_is_ruff_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+VERDICT_DIR = REPO / "tests" / "verdicts"
+README_VERDICT_SECTION = "## What each notebook teaches, and the verdicts it checks"
+
+
+def verdict_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
+
+
+def registered(path: Path) -> list[str]:
+    """A registry's expected text per verdict cell, read here with tomllib, not through the tool."""
+    return [cell["prints"] for cell in tomllib.loads(path.read_text(encoding="utf-8"))["cell"]]
+
+
+def lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def readme_verdict_rows() -> set[str]:
+    """The notebooks named in the first column of the README's verdict table."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split(README_VERDICT_SECTION, 1)[1].split("\n## ", 1)[0]
+    return {m[1] for m in re.finditer(r"^\| `([^`]+)` \|", section, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("path", REPO_NOTEBOOKS, ids=[p.name for p in REPO_NOTEBOOKS])
+def test_repo_verdict_cells_hold_their_expected_lines(path: Path) -> None:
+    """Every verdict cell is stored with an execution count (or nbval skips it) and prints exactly
+    the lines its registry expects, so nbval holds each notebook to them."""
+    cells = verdict_cells(read(path))
+    registry = VERDICT_DIR / f"{path.stem}.toml"
+    if not cells:
+        assert not registry.exists(), f"{registry.name} expects verdicts from a notebook that has none"
+        return
+    assert registry.is_file(), (
+        f"{path.name} has verdict cells: write what each must print in tests/verdicts/{path.stem}.toml"
+    )
+    expected = registered(registry)
+    assert len(cells) == len(expected), f"{len(cells)} verdict cells, {registry.name} lists {len(expected)}"
+    for number, (cell, want) in enumerate(zip(cells, expected, strict=True), 1):
+        assert cell.execution_count is not None, f"verdict cell {number} would be skipped by nbval"
+        assert [(o.output_type, o.get("name")) for o in cell.outputs] == [("stream", "stdout")], (
+            f"verdict cell {number} must print its verdicts and nothing else"
+        )
+        assert lines(cell.outputs[0].text) == lines(want), f"verdict cell {number} of {path.name}"
+
+
+def test_repo_every_registry_and_readme_row_belongs_to_a_notebook_with_verdicts() -> None:
+    """The README's verdict table, the registries and the notebooks name the same notebooks."""
+    with_verdicts = {p.stem for p in REPO_NOTEBOOKS if verdict_cells(read(p))}
+    assert {p.stem for p in VERDICT_DIR.glob("*.toml")} == with_verdicts
+    assert readme_verdict_rows() == with_verdicts, "add (or drop) the notebook's row in README's verdict table"
+
+
+def test_repo_check_verdicts_agrees() -> None:
+    assert tool.verdict_problems(REPO) == []
+
+
 # --------------------------------------------------------------------------- badges, on a tmp lab
 
 
@@ -485,8 +543,8 @@ def test_normalize_writes_the_normalized_form(raw_lab: Path) -> None:
     for cell in nb.cells:
         assert set(cell.metadata) <= {"tags", "cellView"}
         if cell.cell_type == "code":
-            if cell.source.startswith("# NBVAL_CHECK_OUTPUT") and cell.outputs:
-                assert cell.execution_count == 1  # nbval refuses reference outputs of an unrun cell
+            if cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
+                assert cell.execution_count == 1  # without one nbval skips the cell, outputs or not
             else:
                 assert cell.execution_count is None
                 assert cell.outputs == []
@@ -531,3 +589,190 @@ def test_cli_runs_as_a_script(lab: Path) -> None:
     shutil.copy2(REPO / "tools" / "notebooks.py", script)
     result = subprocess.run([sys.executable, str(script), "badges"], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout, result.stderr) == (0, "badges: nothing to change\n", "")
+
+
+# --------------------------------------------------------------------------- verdicts, on a tmp lab
+
+
+def verdict_notebook(*printed: str | None, counts: bool = True) -> nbformat.NotebookNode:
+    """A notebook whose verdict cells have these stored outputs (None: cleared, as Jupyter leaves it)."""
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell("# Verdicts"), v4.new_code_cell("x = 1")]
+    for number, text in enumerate(printed, 1):
+        cell = v4.new_code_cell(f"# NBVAL_CHECK_OUTPUT\nprint({text!r}, end='')")
+        if text is not None:
+            cell.outputs = [v4.new_output("stream", name="stdout", text=text)]
+            cell.execution_count = number if counts else None
+        nb.cells.append(cell)
+    return nb
+
+
+@pytest.fixture
+def verdict_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tmp lab with one notebook whose two verdict cells print what its registry expects."""
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "tests" / "verdicts").mkdir(parents=True)
+    monkeypatch.setattr(tool, "ROOT", root)
+    nbformat.write(verdict_notebook("a: True\nb: True\n", "c: False\n"), root / "notebooks" / "07_x.ipynb")
+    write_registry(root, "07_x", "a: True\nb: True\n", "c: False\n")
+    return root
+
+
+def write_registry(root: Path, name: str, *cells: str) -> None:
+    text = "# expected verdicts\n" + "".join(f"\n[[cell]]\nprints = '''\n{c}'''\n" for c in cells)
+    (root / "tests" / "verdicts" / f"{name}.toml").write_text(text, encoding="utf-8")
+
+
+def save(root: Path, nb: nbformat.NotebookNode, name: str = "07_x") -> None:
+    nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
+
+
+def test_verdicts_as_expected_pass(verdict_lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert tool.verdict_problems() == []
+    assert tool.main(["check-verdicts"]) == 0
+    assert capsys.readouterr().out == "every stored verdict is what tests/verdicts/ expects\n"
+    write_registry(verdict_lab, "07_x", "a: True   \nb: True\n", "c: False")  # trailing spaces and newline aside
+    assert tool.verdict_problems() == []
+
+
+def test_a_flipped_verdict_is_detected(verdict_lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    save(verdict_lab, verdict_notebook("a: True\nb: False\n", "c: False\n"))
+    assert tool.verdict_problems() == [
+        "notebooks/07_x.ipynb verdict cell 1 (cell 2): line 2 is 'b: False', expected 'b: True' "
+        "(from tests/verdicts/07_x.toml)."
+    ]
+    assert tool.main(["check-verdicts"]) == 1
+    assert "expected 'b: True'" in capsys.readouterr().out
+
+
+def test_a_missing_or_extra_line_is_detected(verdict_lab: Path) -> None:
+    save(verdict_lab, verdict_notebook("a: True\n", "c: False\nd: True\n"))
+    assert tool.verdict_problems() == [
+        "notebooks/07_x.ipynb verdict cell 1 (cell 2): line 2 is missing, expected 'b: True' "
+        "(from tests/verdicts/07_x.toml).",
+        "notebooks/07_x.ipynb verdict cell 2 (cell 3): line 2 is 'd: True', expected no more lines "
+        "(from tests/verdicts/07_x.toml).",
+    ]
+
+
+def test_a_cleared_verdict_cell_is_detected_and_normalize_keeps_nbval_looking(verdict_lab: Path) -> None:
+    save(verdict_lab, verdict_notebook("a: True\nb: True\n", None))
+    assert tool.verdict_problems() == [
+        "notebooks/07_x.ipynb verdict cell 2 (cell 3) has no execution count, so nbval would skip it; "
+        "run `make format`.",
+        "notebooks/07_x.ipynb verdict cell 2 (cell 3) has no stored output, expected 1 lines from "
+        "tests/verdicts/07_x.toml.",
+    ]
+    tool.normalize()
+    cleared = read(verdict_lab / "notebooks" / "07_x.ipynb").cells[3]
+    assert (cleared.execution_count, cleared.outputs) == (1, [])  # nbval now compares, and fails it
+    assert [p.split(" has ", 1)[1] for p in tool.verdict_problems()] == [
+        "no stored output, expected 1 lines from tests/verdicts/07_x.toml."
+    ]
+
+
+def test_stored_without_a_count_is_detected(verdict_lab: Path) -> None:
+    save(verdict_lab, verdict_notebook("a: True\nb: True\n", "c: False\n", counts=False))
+    assert len(tool.verdict_problems()) == 2
+    assert all("nbval would skip it" in p for p in tool.verdict_problems())
+
+
+def test_a_dropped_or_added_verdict_cell_is_detected(verdict_lab: Path) -> None:
+    save(verdict_lab, verdict_notebook("a: True\nb: True\n"))
+    assert tool.verdict_problems() == [
+        "notebooks/07_x.ipynb has 1 verdict cells but tests/verdicts/07_x.toml lists 2; a verdict cell was "
+        "added or dropped, so update one or the other."
+    ]
+    save(verdict_lab, verdict_notebook("a: True\nb: True\n", "c: False\n", "d: True\n"))
+    assert tool.verdict_problems()[0].startswith("notebooks/07_x.ipynb has 3 verdict cells but")
+
+
+def test_output_other_than_printed_lines_is_detected(verdict_lab: Path) -> None:
+    nb = verdict_notebook("a: True\nb: True\n", "c: False\n")
+    nb.cells[3].outputs.append(v4.new_output("stream", name="stderr", text="UserWarning: careful\n"))
+    save(verdict_lab, nb)
+    assert tool.verdict_problems() == [
+        "notebooks/07_x.ipynb verdict cell 2 (cell 3) has outputs other than printed lines (stderr); "
+        "print the verdicts."
+    ]
+
+
+def test_a_notebook_without_its_registry_and_a_registry_without_its_notebook(verdict_lab: Path) -> None:
+    save(verdict_lab, verdict_notebook("e: True\n"), "08_new")
+    save(verdict_lab, verdict_notebook(), "09_no_verdicts")  # no verdict cells: needs no registry
+    write_registry(verdict_lab, "06_gone", "f: True\n")
+    assert tool.verdict_problems() == [
+        "notebooks/08_new.ipynb has 1 verdict cells but tests/verdicts/08_new.toml does not exist; write the "
+        "lines each must print there.",
+        "tests/verdicts/06_gone.toml belongs to no notebook in notebooks/; rename or delete it.",
+    ]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[[cell]\n", "tests/verdicts/07_x.toml is not valid TOML"),
+    ("title = 'x'\n", "tests/verdicts/07_x.toml lists no [[cell]]"),
+    ("[[cell]]\nprint = 'a: True'\n", "tests/verdicts/07_x.toml: [[cell]] number 1 needs exactly one key, prints"),
+])
+def test_a_broken_registry_is_one_sentence_exit_2(
+    verdict_lab: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (verdict_lab / "tests" / "verdicts" / "07_x.toml").write_text(text, encoding="utf-8")
+    assert tool.main(["check-verdicts"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_refresh_stores_only_the_expected_verdicts(verdict_lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs two tiny notebooks in real kernels (about 2 s each, no TensorFlow)."""
+    good = verdict_notebook("a: True\nb: True\n", "c: False\n")
+    for cell in good.cells[2:]:
+        cell.outputs, cell.execution_count = [], None  # as written before a first refresh
+    save(verdict_lab, good)
+    flipped = verdict_notebook("g: False\n")  # what the code prints now
+    save(verdict_lab, flipped, "08_flipped")
+    write_registry(verdict_lab, "08_flipped", "g: True\n")  # what the notebook claims
+    before = (verdict_lab / "notebooks" / "08_flipped.ipynb").read_bytes()
+
+    assert tool.main(["refresh"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "refreshed notebooks/07_x.ipynb",
+        "not stored: notebooks/08_flipped.ipynb verdict cell 1 (cell 2): line 1 is 'g: False', expected "
+        "'g: True' (from tests/verdicts/08_flipped.toml).",
+    ]
+    assert (verdict_lab / "notebooks" / "08_flipped.ipynb").read_bytes() == before
+    stored = [c for c in read(verdict_lab / "notebooks" / "07_x.ipynb").cells if c.get("outputs")]
+    assert [(c.execution_count, c.outputs[0].text) for c in stored] == [(1, "a: True\nb: True\n"), (1, "c: False\n")]
+
+
+def test_refresh_without_a_registry_refuses_before_running(
+    verdict_lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save(verdict_lab, verdict_notebook("e: True\n"), "08_new")
+    monkeypatch.setattr("nbclient.NotebookClient.execute", lambda self: pytest.fail("refresh ran a notebook"))
+    assert tool.main(["refresh"]) == 2
+    assert capsys.readouterr().err == (
+        "error: notebooks/08_new.ipynb has verdict cells but no tests/verdicts/08_new.toml; write the lines each "
+        "verdict cell must print there first.\n"
+    )
+
+
+def run_nbval(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
+         "-o", "addopts=", str(path)],
+        cwd=path.parent, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_nbval_skips_a_cleared_verdict_cell_unless_normalize_gave_it_a_count(tmp_path: Path) -> None:
+    """Why normalize gives every verdict cell a count: the failure nbval would otherwise skip."""
+    nb = verdict_notebook(None)
+    path = tmp_path / "cleared.ipynb"
+    nbformat.write(nb, path)
+    skipped = run_nbval(path)
+    assert skipped.returncode == 0, skipped.stdout  # the silent skip this guards against
+    nbformat.write(tool.normalize_notebook(nb, "cleared"), path)
+    checked = run_nbval(path)
+    assert checked.returncode == 1 and "Unexpected output fields" in checked.stdout, checked.stdout

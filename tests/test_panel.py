@@ -14,9 +14,9 @@ import pytest
 
 import helpers.panel as panel_module
 from helpers.config import ConfigError, RunConfig
-from helpers.panel import BUSY_SENTENCE, GPU_REFUSED_SENTENCE, ControlPanel
+from helpers.panel import BUSY_SENTENCE, GPU_REFUSED_SENTENCE, IDLE_STOP_SENTENCE, ControlPanel
 from helpers.results import RunResult
-from helpers.runner import RunError
+from helpers.runner import RunError, RunInterrupted
 
 
 def small_panel(**kwargs) -> ControlPanel:
@@ -239,3 +239,26 @@ def test_a_background_press_reports_progress():
     assert panel.progress.value == panel.progress.max == 2 and panel.progress.bar_style == "success", panel.message
     assert {r.processes for r in panel.results} == {"fresh"}
     assert panel.message == "Press 1 done: 2 runs of seeded, seed 42, identical weights."
+
+
+def test_stop_ends_a_press_and_keeps_the_finished_runs(monkeypatch):
+    started = threading.Event()
+
+    def runner(configs, *, processes, progress, on_result, tag, stop, **_):
+        results = [fake_result(config, i, tag) for i, config in enumerate(configs)]
+        on_result(1, len(configs), results[0])
+        started.set()
+        assert stop.wait(10), "Stop never reached the runner"
+        raise RunInterrupted("stopped by the user", results[:1], len(configs))
+
+    monkeypatch.setattr(panel_module, "run_configs", runner)
+    panel = small_panel(background=True, repeats=3)
+    panel.stop_button.click()
+    assert panel.message == IDLE_STOP_SENTENCE
+    panel.run_button.click()
+    assert started.wait(10)
+    panel.stop_button.click()
+    assert panel.wait(10)
+    assert panel.message == "Press 1 stopped: 1 of 3 runs had finished and are kept."
+    assert len(panel.results) == 1 and panel.progress.bar_style == "warning" and not panel.busy
+    assert_one_sentence(panel.message)

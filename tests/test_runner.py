@@ -2,16 +2,23 @@
 
 Warm workers are the speed-up of the lab; they are only allowed because these tests show
 they change nothing. Each seeded configuration below runs once in a fresh process and once
-in a warm worker that has already run *other* configurations (an unseeded one first), and
-the weights must be the same bits.
+in a warm worker that has already served another run of the same environment: a short run of
+the other task whose only seed call is NumPy's, so Python's and TensorFlow's generators are
+left reseeded from the OS (TensorFlow's stays seeded under op determinism, which requires it).
+The weights must be the same bits. Every run's own fingerprint must show the environment it
+was asked for; the parent's environment is deliberately polluted so that a variable the runner
+forgot to set or remove would show.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from helpers import runner
 from helpers.config import ConfigError, RunConfig
+from helpers.results import RunResult
 from helpers.runner import RunError, default_parallel, environment_key, run_configs, thread_environment
+from helpers.worker import OP_DETERMINISM_ENV
 
 # Every knob the lab offers, each in a seeded configuration.
 KNOBS = [
@@ -25,46 +32,107 @@ KNOBS = [
     RunConfig.for_mode("seeded", epochs=3, env=(("ONEDNN_MAX_CPU_ISA", "AVX2"),)),
     RunConfig.for_mode("seeded", epochs=3, env=(("TF_ENABLE_ONEDNN_OPTS", "0"),)),
 ]
+UNSEEDED = [RunConfig(seed=None, epochs=1)] * 2
+# Values a careless runner would pass on to its workers from the parent's environment.
+POLLUTION = {"PYTHONHASHSEED": "999", "CUDA_VISIBLE_DEVICES": "0", OP_DETERMINISM_ENV: "1"}
+
+
+def warm_up(config: RunConfig) -> RunConfig:
+    """Another run of ``config``'s environment: same worker, different work, unseeded draws."""
+    # Op determinism refuses random ops without TensorFlow's seed, so that call stays there.
+    calls = ("numpy", "tensorflow") if config.op_determinism else ("numpy",)
+    return config.replace(epochs=1, batch_size=100, seed_calls=calls,
+                          task="learnable" if config.task == "article" else "article")
+
+
+def warm_ups() -> list[RunConfig]:
+    """One warm-up per environment the knobs use, in the order the knobs first use it."""
+    first: dict = {}
+    for config in KNOBS:
+        first.setdefault(environment_key(config), warm_up(config))
+    return list(first.values())
 
 
 @pytest.fixture(scope="module")
-def fresh_runs() -> list:
-    return run_configs(KNOBS, processes="fresh", progress=False)
+def fresh_runs() -> list[RunResult]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in POLLUTION.items():
+            patch.setenv(name, value)
+        return run_configs(KNOBS, processes="fresh", progress=False)
 
 
 @pytest.fixture(scope="module")
-def warm_runs() -> list:
-    # The unseeded runs go first so every seeded run follows another run in the same worker.
-    warmup = [RunConfig(seed=None, epochs=2)] * 2
-    return run_configs([*warmup, *KNOBS[::-1]], processes="warm", progress=False)[2:][::-1]
+def warm_batch() -> list[RunResult]:
+    # Warm-ups first: a worker takes its environment's runs in the order given.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in POLLUTION.items():
+            patch.setenv(name, value)
+        return run_configs([*warm_ups(), *KNOBS, *UNSEEDED], processes="warm", progress=False)
+
+
+@pytest.fixture(scope="module")
+def warm_runs(warm_batch: list[RunResult]) -> list[RunResult]:
+    start = len(warm_ups())
+    return warm_batch[start:start + len(KNOBS)]
+
+
+def check_fingerprint(result: RunResult, threads: str | None) -> None:
+    """The run's own record of the environment it ran in."""
+    config, fingerprint = result.config, result.fingerprint
+    env = fingerprint["env"]
+    assert fingerprint["op_determinism"] is config.op_determinism
+    assert env["CUDA_VISIBLE_DEVICES"] == ("-1" if config.device == "cpu" else None)
+    assert fingerprint["gpus"] == []
+    assert env["PYTHONHASHSEED"] == (str(config.seed) if config.seeded else None)
+    for name, value in config.env:
+        assert env[name] == value
+    assert env["TF_NUM_INTRAOP_THREADS"] == env["TF_NUM_INTEROP_THREADS"] == threads
+    if config.device == "cpu":
+        assert result.device == "CPU:0"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("position", range(len(KNOBS)), ids=[c.label for c in KNOBS])
 def test_warm_worker_gives_the_same_bits_as_a_fresh_process(fresh_runs: list, warm_runs: list, position: int) -> None:
     fresh, warm = fresh_runs[position], warm_runs[position]
+    assert fresh.config == warm.config == KNOBS[position]
     assert fresh.processes == "fresh" and fresh.run_in_worker == 1
     assert warm.processes == "warm"
+    assert warm.run_in_worker >= 2, "the warm run was its worker's first, so it proves nothing about reuse"
     assert warm.weights_sha256 == fresh.weights_sha256
     assert warm.test_accuracy == fresh.test_accuracy and warm.test_loss == fresh.test_loss
 
 
 @pytest.mark.slow
-def test_warm_workers_really_are_reused(warm_runs: list) -> None:
-    default_env = [r for r in warm_runs if environment_key(r.config) == environment_key(KNOBS[0])]
-    assert max(r.run_in_worker for r in default_env) >= 3
+def test_every_warm_knob_follows_a_run_of_its_own_environment_in_its_worker(warm_batch: list) -> None:
+    for position, result in enumerate(warm_batch):
+        earlier = [r for r in warm_batch[:position] if r.worker_pid == result.worker_pid]
+        assert [r.run_in_worker for r in earlier] == list(range(1, result.run_in_worker))
+        assert {environment_key(r.config) for r in earlier} <= {environment_key(result.config)}
+    default_env = [r for r in warm_batch if environment_key(r.config) == environment_key(KNOBS[0])]
+    assert sorted(r.run_in_worker for r in default_env) == [1, 2, 3, 4]  # one worker: warm-up and 3 knobs
 
 
 @pytest.mark.slow
-def test_unseeded_runs_in_a_warm_worker_stay_unseeded() -> None:
-    """After a seeded run, a reused process must not hand its seeded state to the next run."""
-    configs = [RunConfig(seed=42, epochs=2), RunConfig(seed=None, epochs=2), RunConfig(seed=None, epochs=2),
-               RunConfig(seed=42, epochs=2, seed_calls=("numpy", "tensorflow")),
-               RunConfig(seed=42, epochs=2, seed_calls=("numpy", "tensorflow"))]
-    results = run_configs(configs, processes="warm", parallel=1, progress=False)
-    hashes = [r.weights_sha256 for r in results]
-    assert len(set(hashes)) == len(hashes)
-    assert {r.worker_pid for r in results[1:3]} == {results[1].worker_pid}
+def test_every_run_records_the_environment_it_asked_for(fresh_runs: list, warm_batch: list) -> None:
+    # The share the runner gives its workers (its formula is pinned in test_thread_share).
+    for results, processes in ((fresh_runs, "fresh"), (warm_batch, "warm")):
+        configs = [r.config for r in results]
+        slots = min(default_parallel(configs, processes), len(configs))
+        share = thread_environment(slots).get("TF_NUM_INTRAOP_THREADS")
+        assert slots >= 2 and share is not None  # so the threads limit really is under test here
+        for result in results:
+            check_fingerprint(result, share)
+
+
+@pytest.mark.slow
+def test_unseeded_runs_in_a_warm_worker_differ_and_have_no_hash_seed(warm_batch: list) -> None:
+    first, second = warm_batch[-2:]
+    assert first.worker_pid == second.worker_pid and (first.run_in_worker, second.run_in_worker) == (1, 2)
+    assert first.fingerprint["env"]["PYTHONHASHSEED"] is None
+    assert first.weights_sha256 != second.weights_sha256
+    assert first.initial_weights_sha256 != second.initial_weights_sha256
+    assert first.data_sha256 != second.data_sha256
 
 
 def test_the_environment_decides_which_runs_share_a_worker() -> None:
@@ -75,11 +143,34 @@ def test_the_environment_decides_which_runs_share_a_worker() -> None:
     assert environment_key(seeded) != environment_key(seeded.replace(seed=1))  # PYTHONHASHSEED differs
 
 
-def test_parallelism_and_threads() -> None:
-    audit = [RunConfig.for_mode(m) for m in ("unseeded", "seeded", "cpu")]
-    assert default_parallel(audit * 5, "warm") >= 3 or default_parallel(audit, "warm") >= 2
-    assert thread_environment(1) == {}
-    assert set(thread_environment(4)) == {"TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"}
+@pytest.mark.parametrize(("cores", "environments", "warm", "fresh"), [
+    (1, 3, 2, 1),  # one core: still a worker per environment, up to twice the cores
+    (2, 3, 3, 2),  # the audit on this machine: unseeded, seeded, cpu
+    (2, 1, 2, 2),  # never fewer workers than cores
+    (2, 8, 4, 2),  # capped at twice the cores
+    (8, 3, 8, 8),
+])
+def test_default_parallelism(monkeypatch: pytest.MonkeyPatch, cores: int, environments: int, warm: int,
+                             fresh: int) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: cores)
+    configs = [RunConfig(seed=seed, epochs=1) for seed in range(environments)] * 5  # each seed: its own worker
+    assert len({environment_key(c) for c in configs}) == environments
+    assert default_parallel(configs, "warm") == warm
+    assert default_parallel(configs, "fresh") == fresh
+
+
+@pytest.mark.parametrize(("cores", "workers", "share"), [
+    (2, 1, None),  # a lone worker keeps TensorFlow's default
+    (2, 2, "1"),
+    (2, 3, "1"),  # never below one thread
+    (8, 3, "2"),
+    (8, 4, "2"),
+    (16, 3, "5"),
+])
+def test_thread_share(monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, share: str | None) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: cores)
+    expected = {} if share is None else {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": share}
+    assert thread_environment(workers) == expected
 
 
 def test_bad_arguments_are_one_sentence() -> None:

@@ -3,12 +3,16 @@
     python tools/notebooks.py badges [--owner X] [--repo Y] [--branch Z]   (make badges)
     python tools/notebooks.py normalize [--check]                          (make format)
     python tools/notebooks.py check-badges
+    python tools/notebooks.py check-verdicts
+    python tools/notebooks.py refresh [NAME ...]                           (make refresh)
 
 Owner, repo and branch live in one place only, ``[tool.repro-lab.github]`` in pyproject.toml;
 ``badges`` copies them into every notebook's badge cell and ``HELPERS_PIP_SPEC`` line and into
 colab_badge.md. ``normalize`` strips what Jupyter or Colab add on every save (outputs, execution
 counts, volatile metadata), so a diff shows only what a person changed; the outputs of
-``# NBVAL_CHECK_OUTPUT`` cells stay, because nbval compares against them.
+``# NBVAL_CHECK_OUTPUT`` cells stay, because nbval compares against them. What those cells must print
+is written down in ``tests/verdicts/<notebook>.toml`` (see ``notebook_verdicts.py``): ``refresh``
+stores only outputs that match it, and ``check-verdicts`` checks the stored ones.
 
 Exit codes: 0 fine, 1 something to fix (listed one per line), 2 an error (one sentence).
 """
@@ -18,11 +22,13 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import importlib.util
 import json
 import re
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 import nbformat
@@ -486,7 +492,9 @@ def normalize_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbf
     """A normalized copy of ``nb``: what ``make format`` writes. ``name`` seeds the cell ids.
 
     Code cells lose outputs and execution counts, except ``# NBVAL_CHECK_OUTPUT`` cells, which
-    keep their outputs (nbval's reference) with the volatile parts removed, and count 1. Notebook metadata
+    keep their outputs (nbval's reference) with the volatile parts removed, and always count 1:
+    nbval skips a cell without a count, so a verdict cell whose output was cleared would
+    otherwise drop out of the check silently; with a count, nbval fails it. Notebook metadata
     becomes kernelspec + language name; cell metadata keeps only KEEP_CELL_METADATA.
     """
     nb = copy.deepcopy(nb)
@@ -501,10 +509,7 @@ def normalize_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbf
             out = nbformat.v4.new_code_cell(source)
             if is_verdict_cell(cell):
                 out.outputs = _normalize_outputs(cell.get("outputs", []))
-                if out.outputs:
-                    # nbval 0.11 rejects a reference cell with outputs but no execution count
-                    # ("Unrun reference cell has outputs"); 1 is as stable as None.
-                    out.execution_count = 1
+                out.execution_count = 1
         elif kind == "markdown":
             out = nbformat.v4.new_markdown_cell(source)
             if cell.get("attachments"):
@@ -562,16 +567,73 @@ def normalize(root: Path | None = None) -> list[str]:
     return [_rel(path, root) for path in notebook_paths(root) if _write_if_changed(path, normalized_text(path, root))]
 
 
-def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> list[str]:
+# --------------------------------------------------------------------------- verdicts
+
+
+def _verdicts() -> ModuleType:
+    """tools/notebook_verdicts.py. tools/ is a folder of scripts, not a package, so the sibling is
+    loaded by path; only the verdict commands need it."""
+    name = "repro_lab_notebook_verdicts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("notebook_verdicts.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def verdict_cells(nb: dict) -> list[tuple[int, dict]]:
+    """(index, cell) of every ``# NBVAL_CHECK_OUTPUT`` cell, in order."""
+    return [(index, cell) for index, cell in enumerate(nb.get("cells", [])) if is_verdict_cell(cell)]
+
+
+def expected_verdicts(name: str, root: Path | None = None) -> list[str] | None:
+    """What notebook ``name``'s verdict cells must print, from its registry; None if it has none."""
+    verdicts = _verdicts()
+    path = _root(root) / verdicts.registry_path(name)
+    if not path.is_file():
+        return None
+    try:
+        return verdicts.parse_registry(path.read_text(encoding="utf-8"), _rel(path, root))
+    except verdicts.RegistryError as err:
+        raise ToolError(str(err)) from None
+
+
+def verdict_problems(root: Path | None = None) -> list[str]:
+    """Every stored verdict output that differs from its registry, one line each (``check-verdicts``)."""
+    verdicts = _verdicts()
+    found = []
+    paths = notebook_paths(root)
+    for path in paths:
+        rel, registry = _rel(path, root), verdicts.registry_path(path.stem).as_posix()
+        cells = verdict_cells(read_notebook(path, root))
+        expected = expected_verdicts(path.stem, root)
+        if expected is None:
+            if cells:
+                found.append(f"{rel} has {len(cells)} verdict cells but {registry} does not exist; write the "
+                             f"lines each must print there.")
+            continue
+        found += verdicts.cell_problems(rel, cells, expected, registry)
+    registries = sorted((_root(root) / verdicts.REGISTRY_DIR).glob("*.toml"))
+    names = {p.stem for p in paths}
+    found += [f"{_rel(p, root)} belongs to no notebook in {NOTEBOOK_DIR}/; rename or delete it."
+              for p in registries if p.stem not in names]
+    return found
+
+
+def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> tuple[list[str], list[str]]:
     """Run notebooks top to bottom in a kernel of this Python and keep the verdict cells' new
     outputs as nbval's reference (every other output is stripped by normalizing).
 
-    For after a verdict was added or changed: review the diff before committing, since nbval
-    will from then on expect exactly what this run printed.
+    A notebook is written only if every verdict cell printed exactly what its registry
+    (``tests/verdicts/<name>.toml``) says; otherwise it is left as it was and the differences
+    are returned. Returns (refreshed paths, problems). Review the diff before committing.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    verdicts = _verdicts()
     paths = notebook_paths(root)
     if names:
         wanted = {n.removesuffix(".ipynb") for n in names}
@@ -579,9 +641,17 @@ def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> l
         if unknown:
             raise ToolError(f"no notebook named {', '.join(sorted(unknown))} in notebooks/.")
         paths = [p for p in paths if p.stem in wanted]
-    done = []
-    for path in paths:
+    plans = []
+    for path in paths:  # every registry is read before the first (slow) run
         nb = read_notebook(path, root)
+        expected = expected_verdicts(path.stem, root)
+        if expected is None and verdict_cells(nb):
+            registry = verdicts.registry_path(path.stem).as_posix()
+            raise ToolError(f"{_rel(path, root)} has verdict cells but no {registry}; "
+                            f"write the lines each verdict cell must print there first.")
+        plans.append((path, nb, expected or []))
+    done, refused = [], []
+    for path, nb, expected in plans:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         try:
@@ -589,9 +659,15 @@ def refresh(names: list[str], root: Path | None = None, timeout: int = 600) -> l
         except CellExecutionError as err:
             first = str(err).strip().splitlines()[-1:] or ["a cell failed"]
             raise ToolError(f"{_rel(path, root)} did not run to the end: {first[0]}") from None
-        _write_if_changed(path, render_notebook(normalize_notebook(nb, path.stem), path, root))
+        fresh = normalize_notebook(nb, path.stem)
+        found = verdicts.cell_problems(_rel(path, root), verdict_cells(fresh), expected,
+                                       verdicts.registry_path(path.stem).as_posix())
+        if found:
+            refused += [f"not stored: {line}" for line in found]
+            continue
+        _write_if_changed(path, render_notebook(fresh, path, root))
         done.append(_rel(path, root))
-    return done
+    return done, refused
 
 
 # --------------------------------------------------------------------------- CLI
@@ -606,7 +682,9 @@ def _parser() -> argparse.ArgumentParser:
     p_norm = sub.add_parser("normalize", help="strip outputs and volatile metadata from the notebooks")
     p_norm.add_argument("--check", action="store_true", help="change nothing; exit 1 if any notebook would change")
     sub.add_parser("check-badges", help="exit 1 if a badge, install line or colab_badge.md is wrong")
-    p_refresh = sub.add_parser("refresh", help="run notebooks; keep their verdict outputs as nbval's reference")
+    sub.add_parser("check-verdicts", help="exit 1 if a stored verdict output differs from tests/verdicts/")
+    p_refresh = sub.add_parser("refresh", help="run notebooks; keep their verdict outputs as nbval's reference "
+                                               "if they match tests/verdicts/")
     p_refresh.add_argument("names", nargs="*", help="notebook names (default: all)")
     return parser
 
@@ -628,8 +706,13 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(f"normalized {p}" for p in changed) or "all notebooks were already normalized")
             return 0
         if args.command == "refresh":
-            print("\n".join(f"refreshed {p}" for p in refresh(args.names)))
-            return 0
+            done, refused = refresh(args.names)
+            print("\n".join([*(f"refreshed {p}" for p in done), *refused]))
+            return 1 if refused else 0
+        if args.command == "check-verdicts":
+            found = verdict_problems()
+            print("\n".join(found) or "every stored verdict is what tests/verdicts/ expects")
+            return 1 if found else 0
         found = problems()
         print("\n".join(found) or "badges are all correct")
         return 1 if found else 0
