@@ -165,10 +165,12 @@ class Worker:
                 return line.strip()
         return "no message"
 
-    def run(self, config: RunConfig, record_epochs: bool = False) -> dict[str, Any]:
+    def run(self, config: RunConfig, record_epochs: bool = False, record_steps: str | None = None) -> dict[str, Any]:
         """Send one run and wait for its answer; raises RuntimeError with one sentence."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        request = {"config": config.to_dict(), "record_epochs": record_epochs}
+        request: dict[str, Any] = {"config": config.to_dict(), "record_epochs": record_epochs}
+        if record_steps:
+            request["record_steps"] = record_steps
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -284,12 +286,15 @@ def run_configs(
     on_result: ProgressCallback | None = None,
     tag: str = "",
     record_epochs: bool | Sequence[bool] = False,
+    record_steps: Sequence[str | None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
 
     ``on_result(done, total, result)`` is called as each run finishes (for progress widgets).
     ``record_epochs`` (one flag, or one per config) keeps each run's weights after every epoch.
+    ``record_steps`` (one path prefix or None per config) writes each run's weights after every
+    batch step to files (see :func:`helpers.experiment.step_recorder`); ``step_record`` says where.
     If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
     finish, so nothing computed is lost. A run whose worker process dies under it is tried once
     more in a new worker (``attempts`` says so). Ctrl-C (or setting ``stop``) ends the runs in
@@ -305,6 +310,9 @@ def run_configs(
     recording = [record_epochs] * len(configs) if isinstance(record_epochs, bool) else list(record_epochs)
     if len(recording) != len(configs) or not all(isinstance(flag, bool) for flag in recording):
         raise ConfigError("record_epochs must be True, False or one True/False per run.")
+    steps = [None] * len(configs) if record_steps is None else list(record_steps)
+    if len(steps) != len(configs) or not all(p is None or isinstance(p, str) for p in steps):
+        raise ConfigError("record_steps must be one path prefix (or None) per run.")
     if parallel is None:
         parallel = default_parallel(configs, processes)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -366,7 +374,7 @@ def run_configs(
                     worker = start_worker(key, config)
                 sent = time.perf_counter()
                 try:
-                    raw = worker.run(config, recording[index])
+                    raw = worker.run(config, recording[index], steps[index])
                 except RuntimeError as exc:
                     retire(worker)
                     worker = None
