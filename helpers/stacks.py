@@ -61,19 +61,11 @@ class StackError(RuntimeError):
 
 
 def cache_root() -> Path:
-    """The user's cache folder for the lab: platformdirs where installed (Jupyter brings it),
-    else the XDG / macOS / Windows convention by hand. ``REPRO_LAB_CACHE`` overrides it."""
+    """The user's cache folder for the lab (platformdirs knows each OS's place); ``REPRO_LAB_CACHE`` overrides it."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    try:
-        from platformdirs import user_cache_dir
-    except ImportError:
-        if sys.platform == "win32":
-            base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-            return base / APP_NAME / "Cache"
-        if sys.platform == "darwin":
-            return Path.home() / "Library" / "Caches" / APP_NAME
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
+    from platformdirs import user_cache_dir
+
     return Path(user_cache_dir(APP_NAME, appauthor=False))
 
 
