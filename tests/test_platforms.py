@@ -379,6 +379,20 @@ def test_bootstrap_says_when_pip_fails_and_tries_again_next_time(lab_root: Path,
     assert len(fake.commands) == 3  # no stamp was written, so it installs again
 
 
+def test_bootstrap_explains_a_python_without_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's and Ubuntu's Python lacks ensurepip until python3-venv is installed."""
+    def create(self, env_dir) -> None:
+        Path(env_dir).mkdir()
+        raise subprocess.CalledProcessError(1, ["python", "-m", "ensurepip", "--upgrade", "--default-pip"])
+
+    monkeypatch.setattr(lab.venv.EnvBuilder, "create", create)
+    monkeypatch.setattr(lab.sys, "platform", "linux")
+    with pytest.raises(lab.LabError, match=r"ensurepip.*sudo apt install python3-venv") as caught:
+        lab._create_venv(tmp_path / ".venv")
+    assert str(caught.value).count(".)") == 0 and str(caught.value).endswith(".")
+    assert not (tmp_path / ".venv").exists()  # no half-made environment left to trip the next run
+
+
 def test_bootstrap_command_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert lab.main(["serve"]) == 2
     assert lab.main(["install", "--now"]) == 2

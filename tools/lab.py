@@ -161,7 +161,7 @@ def _create_venv(venv_dir: Path) -> None:
         shutil.rmtree(venv_dir, ignore_errors=True)
         hint = (" (Debian and Ubuntu ship venv separately: sudo apt install python3-venv, or python3.X-venv for your X)"
                 if sys.platform == "linux" else "")
-        raise LabError(f"Could not create {venv_dir.name} with this Python: {exc}{hint}.") from None
+        raise LabError(f"Could not create {venv_dir.name} with this Python ({str(exc).rstrip('.')}){hint}.") from None
 
 
 def _pip(python: Path, args: Sequence[str], what: str, run: Runner, root: Path) -> None:
@@ -189,7 +189,7 @@ def ensure_environment(root: Path = ROOT, run: Runner = subprocess.run) -> Path:
     elif _read_stamp(stamp) == wanted:
         return python
     print("tools/lab.py: installing requirements.txt and the lab into .venv "
-          "(the first time: a few minutes, about 2 GB with TensorFlow)", flush=True)
+          "(a few minutes the first time: about 2 GB with TensorFlow)", flush=True)
     started = time.perf_counter()
     _pip(python, ["--upgrade", "pip"], "pip", run, root)
     _pip(python, ["-r", "requirements.txt"], "requirements.txt", run, root)
