@@ -521,7 +521,7 @@ def test_windows_cpuid_probe_agrees_with_proc_cpuinfo_on_this_cpu() -> None:
     reported = probe._get_cpu_info_from_cpuid().get("flags", [])
     cpuid = fingerprint.normalize_flags(reported) & set(fingerprint.VECTOR_FLAGS)
     assert "avx" in cpuid and cpuid <= linux
-    assert linux - cpuid <= {"avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
+    assert linux - cpuid <= {"avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
 
 
 # ----------------------------------------------------------------------------- cores
