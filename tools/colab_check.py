@@ -239,7 +239,10 @@ def prepare(interpreter: str | None = None) -> Path:
     stamp = VENV / ".pins-sha256"
     wanted = _digest(PINS.read_text(encoding="utf-8"), header["python"])
     if python.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
-        _pip(python, "uninstall", "--quiet", "--yes", LAB_NAME, what=f"uninstalling the last run's {LAB_NAME}")
+        # The last run's lab, and whatever its install added (Colab's IPython lacks jedi, say), go again.
+        added = sorted(set(installed(python)) - set(pins))
+        if added:
+            _pip(python, "uninstall", "--quiet", "--yes", *added, what="uninstalling the last run's additions")
         if not differences(pins, installed(python)):
             return python
         print(f"colab check: {VENV.name} no longer matches {PINS.name}; building it again", flush=True)
@@ -262,7 +265,7 @@ def prepare(interpreter: str | None = None) -> Path:
 
 def _pip(python: Path, *args: str, what: str) -> None:
     done = subprocess.run([str(python), "-m", "pip", *args], cwd=ROOT)
-    if done.returncode != 0 and args[0] != "uninstall":
+    if done.returncode != 0:
         raise CheckError(f"{what} failed in {VENV.name} (pip's message is above).")
 
 
