@@ -75,10 +75,15 @@ def interrupted_runs() -> list[RunResult]:
 
 
 def available_cores() -> int:
-    try:
+    """The cores this process may use: its affinity mask on Linux (containers and CI often get fewer
+    cores than the machine has); elsewhere (Windows, macOS) every core. From Python 3.13 on,
+    ``os.process_cpu_count`` does exactly this and also honours ``PYTHON_CPU_COUNT``."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counter is not None:
+        return max(1, counter() or 1)
+    if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return max(1, os.cpu_count() or 1)
 
 
 EnvKey = tuple[tuple[str, str | None], ...]
