@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from helpers.config import DEFAULT_SEED, MAX_REPEATS, MODES, TASKS, ConfigError
@@ -216,10 +217,21 @@ def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _expand(patterns: Sequence[str]) -> list[str]:
+    """PowerShell and cmd pass ``cards/*.json`` on as it is: expand what the shell did not."""
+    import glob
+
+    paths: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) and not Path(pattern).exists() else []
+        paths.extend(matches or [pattern])
+    return paths
+
+
 def _pool(args: argparse.Namespace) -> int:
     from helpers.workshop import pool_cards
 
-    workshop = pool_cards(args.cards)
+    workshop = pool_cards(_expand(args.cards))
     if len(workshop.rejected) == 1 and not workshop.cards:
         raise ConfigError(workshop.rejected[0][1])
     for name, reason in workshop.rejected:

@@ -154,6 +154,7 @@ class Worker:
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
+            errors="replace",  # a stray byte in TensorFlow's stderr (Windows' code page) must not stop the reader
             env=env,
         )
         self._drain = threading.Thread(target=self._keep_stderr, daemon=True)
