@@ -1,6 +1,7 @@
-# The two commands of the README:
-#   make lab    -- create .venv, install everything pinned, open JupyterLab on notebooks/
-#   make test   -- same environment; run every test, the notebooks included (nbval)
+# Thin wrappers for those who like make; tools/lab.py does the work, on Windows too (README).
+#   make lab    -- python3 tools/lab.py: create .venv, install everything pinned, open JupyterLab on notebooks/
+#   make test   -- python3 tools/lab.py test: same environment; run every test, the notebooks included (nbval)
+#   make colab  -- python3 tools/colab_check.py: the notebooks and the panel's tests on Colab's own versions
 # Other targets: make audit, make badges, make format, make refresh, make lint, make bench.
 
 PYTHON ?= python3
@@ -8,23 +9,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test audit badges format refresh lint bench clean
+.PHONY: lab test colab audit badges format refresh lint bench clean
 
-$(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+$(STAMP): requirements.txt pyproject.toml tools/lab.py
+	$(PYTHON) tools/lab.py install
 
-# Jupyter refuses to run as root unless told; containers and CI machines often are root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+lab:
+	$(PYTHON) tools/lab.py
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+test:
+	$(PYTHON) tools/lab.py test
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+colab:
+	$(PYTHON) tools/colab_check.py
 
 audit: $(STAMP)
 	$(BIN)/python -m helpers audit --repeats 5 --out audit.json
@@ -45,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_audit.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .venv-colab .pytest_cache .ruff_cache test-artifacts

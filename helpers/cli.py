@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers run|audit|pool|devices|card|compare|imitate``.
+"""Command line: ``python -m helpers run|audit|pool|devices|card|compare|imitate|diverge|stacks``.
 
 Every error is one line on stderr and exit code 2, never a traceback: the CLI is used by
 teachers in front of a class.
@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from helpers.config import DEFAULT_SEED, MAX_REPEATS, MODES, TASKS, ConfigError
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("devices", help="show what TensorFlow sees and this machine's fingerprint",
                         description="List TensorFlow's devices and print the environment fingerprint.")
     _add_card_commands(commands)
+    _add_diverge_parser(commands)
+    _add_stacks_parser(commands)
     return parser
 
 
@@ -214,10 +217,21 @@ def _audit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _expand(patterns: Sequence[str]) -> list[str]:
+    """PowerShell and cmd pass ``cards/*.json`` on as it is: expand what the shell did not."""
+    import glob
+
+    paths: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) and not Path(pattern).exists() else []
+        paths.extend(matches or [pattern])
+    return paths
+
+
 def _pool(args: argparse.Namespace) -> int:
     from helpers.workshop import pool_cards
 
-    workshop = pool_cards(args.cards)
+    workshop = pool_cards(_expand(args.cards))
     if len(workshop.rejected) == 1 and not workshop.cards:
         raise ConfigError(workshop.rejected[0][1])
     for name, reason in workshop.rejected:
@@ -276,6 +290,112 @@ def _devices() -> int:
     return 0
 
 
+def _add_diverge_parser(commands: argparse._SubParsersAction) -> None:
+    diverge = commands.add_parser(
+        "diverge", help="train two runs that differ in one setting and compare them after every step",
+        description="Train run A (seeded, this machine as it is) and run B (A with the --b-... settings changed) "
+                    "side by side, record their weights after every batch step, and report the first step where "
+                    "they differ, how far apart they drift, and how many test examples they classify differently.")
+    diverge.add_argument("--task", choices=TASKS, default="article", help="which task (default: %(default)s)")
+    diverge.add_argument("--epochs", type=int, default=50, help="training epochs of both runs (default: %(default)s)")
+    diverge.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of run A (default: %(default)s)")
+    diverge.add_argument("--batch-size", type=int, default=32, help="batch size of both runs (default: %(default)s)")
+    diverge.add_argument("--b-env", action="append", default=[], metavar="KEY=VALUE",
+                         help="an environment variable for run B, e.g. ONEDNN_MAX_CPU_ISA=SSE41 (an older CPU) or "
+                              "TF_ENABLE_ONEDNN_OPTS=0 (oneDNN off); repeat for more")
+    seed = diverge.add_mutually_exclusive_group()
+    seed.add_argument("--b-seed", type=int, help="another seed for run B")
+    seed.add_argument("--b-unseeded", action="store_true", help="run B without seeds")
+    diverge.add_argument("--b-op-determinism", action="store_true", help="op determinism on in run B")
+    diverge.add_argument("--b-xla", action="store_true", help="XLA (jit_compile) on in run B")
+    diverge.add_argument("--json", action="store_true",
+                         help="print one JSON object (first_differing_step, steps, max_abs_difference per step, "
+                              "test_accuracy per epoch of both runs, ...) instead of text")
+    diverge.add_argument("--plot", metavar="FILE", help="also save the figure to FILE (e.g. diverge.png)")
+    diverge.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _diverge(args: argparse.Namespace) -> int:
+    from helpers.config import RunConfig
+    from helpers.diverge import diverge, run_b
+
+    env = {}
+    for item in args.b_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--b-env takes KEY=VALUE, such as ONEDNN_MAX_CPU_ISA=SSE41, not {item!r}.")
+        env[key] = value
+    a = RunConfig(seed=args.seed, task=args.task, epochs=args.epochs, batch_size=args.batch_size)
+    b_seed = None if args.b_unseeded else (args.b_seed if args.b_seed is not None else "same")
+    b = run_b(a, env=env, seed=b_seed, op_determinism=args.b_op_determinism or None, xla=args.b_xla or None)
+    if args.plot:
+        _check_plot_path(args.plot)
+    result = diverge(a, b, progress=not args.quiet)
+    if args.plot:
+        from helpers.training_plots import plot_divergence
+
+        plot_divergence(result).savefig(args.plot, dpi=120)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(result.summary())
+    print()
+    print(result.per_epoch().to_string(float_format=lambda v: f"{v:.3g}"))
+    print()
+    for verdict in result.verdicts():
+        print(f"{verdict}   ({verdict.detail})")
+    if args.plot:
+        print(f"figure written to {args.plot}")
+    return 0
+
+
+def _check_plot_path(path: str) -> None:
+    from pathlib import Path
+
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write the figure to {path}: the folder {folder} does not exist.")
+
+
+def _add_stacks_parser(commands: argparse._SubParsersAction) -> None:
+    stacks = commands.add_parser(
+        "stacks", help="run the article's Example 2 under other TensorFlow/Keras versions, side by side",
+        description="Build (once, cached in your cache folder) an environment per TensorFlow version, run the "
+                    "article's Example 2 as written there and in this Python's own stack, each in a fresh "
+                    "process, and compare data, initial weights, trained weights and test accuracy.")
+    stacks.add_argument("--tensorflow", nargs="+", required=True, metavar="VERSION",
+                        help="TensorFlow versions, e.g. 2.15.1 2.20.0")
+    stacks.add_argument("--keras", nargs="+", metavar="VERSION",
+                        help="one Keras version for all stacks, or one per TensorFlow version (auto: the one "
+                             "that TensorFlow brings)")
+    stacks.add_argument("--python", metavar="PATH",
+                        help="the Python to build with: a path, or a version such as 3.11 found on this machine "
+                             "(default: this Python if TensorFlow has wheels for it, else a fitting one found here)")
+    stacks.add_argument("--no-build", action="store_true",
+                        help="run only stacks built before; say how to build the rest")
+    stacks.add_argument("--json", action="store_true",
+                        help="print one JSON object with a \"stacks\" list (this Python's own stack first)")
+
+
+def _stacks(args: argparse.Namespace) -> int:
+    from helpers.stacks import run_stacks, stacks_from
+
+    report = run_stacks(stacks_from(args.tensorflow, args.keras, args.python), build_missing=not args.no_build)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(report.table().to_string())
+        print()
+        print("\n".join(report.first_changes()))
+        for verdict in report.verdicts():
+            print(verdict)
+        for note in report.notes:
+            print(note)
+    for error in report.errors():
+        print(f"python -m helpers stacks: {error}", file=sys.stderr)
+    return EXIT_ERROR if report.errors() else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from helpers.runner import RunError
 
@@ -294,6 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "imitate":
             return _imitate(args)
+        if args.command == "diverge":
+            return _diverge(args)
+        if args.command == "stacks":
+            return _stacks(args)
         return _devices()
     except (ConfigError, RunError) as exc:
         print(f"python -m helpers: error: {exc}", file=sys.stderr)

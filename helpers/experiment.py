@@ -100,11 +100,62 @@ def epoch_recorder(epochs: int) -> Any:
     return EpochRecorder()
 
 
-def run_experiment(config: RunConfig, record_epochs: bool = False) -> dict[str, Any]:
+def step_recorder(path_prefix: str, steps: int, x_test: np.ndarray, y_test: np.ndarray) -> Any:
+    """A Keras callback that writes the weights before training and after every batch step to
+    ``PREFIX.weights.npy`` (one float32 row per step, written in place through a memory map, so
+    a long run costs no memory), each epoch's test-set predictions to ``PREFIX.predictions.npy`` and
+    the test labels to ``PREFIX.labels.npy``.
+
+    It only reads: the weights are copied out, and the predictions come from calling the model
+    in inference mode, which draws no random numbers. So the run's bits are the same with or
+    without it (tested). The parent process diffs two runs' files step by step.
+    """
+    from tensorflow import keras
+
+    class StepRecorder(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.paths = {name: f"{path_prefix}.{name}.npy" for name in ("weights", "predictions", "labels")}
+            self.rows: Any = None
+            self.step = 0
+            self.predictions: list[np.ndarray] = []
+
+        def keep(self) -> None:
+            weights = self.model.get_weights()
+            if self.rows is None:
+                size = sum(w.size for w in weights)
+                self.rows = np.lib.format.open_memmap(self.paths["weights"], mode="w+", dtype=np.float32,
+                                                      shape=(steps + 1, size))
+            self.rows[self.step] = np.concatenate([w.ravel() for w in weights])
+            self.step += 1
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.keep()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.predictions.append(np.asarray(self.model(x_test, training=False), dtype=np.float32))
+
+        def finish(self) -> dict[str, Any]:
+            self.rows.flush()
+            self.rows = None  # closes the memory map, so the parent may read and remove the file
+            np.save(self.paths["predictions"], np.stack(self.predictions))
+            np.save(self.paths["labels"], np.argmax(y_test, axis=1))
+            return {**self.paths, "steps": self.step - 1}
+
+    return StepRecorder()
+
+
+def steps_per_epoch(batch_size: int) -> int:
+    return -(-N_TRAIN // batch_size)
+
+
+def run_experiment(config: RunConfig, record_epochs: bool = False, record_steps: str | None = None) -> dict[str, Any]:
     """Seed, build, train and evaluate once; return the measurements as plain values.
 
     ``record_epochs`` adds ``weights_per_epoch``: the weights before training and after each
     epoch (see :mod:`helpers.weights`), so that runs on two machines can be compared by distance.
+    ``record_steps`` (a path prefix) writes the weights after every batch step and the test-set
+    predictions after every epoch to files (see :func:`step_recorder`) and adds ``step_record``.
     """
     from tensorflow import keras
 
@@ -122,12 +173,19 @@ def run_experiment(config: RunConfig, record_epochs: bool = False) -> dict[str, 
         callbacks.append(recorder)
     x_train, y_train, x_test, y_test = make_data(config.task)
     data = weights_sha256([x_train, y_train, x_test, y_test])
+    if record_steps:
+        stepper = step_recorder(record_steps, config.epochs * steps_per_epoch(config.batch_size), x_test,
+                                y_test)
+        stepper.set_model(model)
+        stepper.keep()
+        callbacks.append(stepper)
     fit_started = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, verbose=0,
                         callbacks=callbacks)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     finished = time.perf_counter()
     recorded = encode(recorder.snapshots, recorder.epochs) if record_epochs else None
+    step_record = stepper.finish() if record_steps else None
     return {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -140,4 +198,5 @@ def run_experiment(config: RunConfig, record_epochs: bool = False) -> dict[str, 
         "fit_evaluate_seconds": finished - fit_started,
         "run_seconds": finished - started,
         "weights_per_epoch": recorded,
+        "step_record": step_record,
     }

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import subprocess
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 # Vector-instruction flags that change which CPU kernels oneDNN and Eigen choose.
@@ -31,6 +33,20 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+# Other sources spell some flags differently from Linux's /proc/cpuinfo: py-cpuinfo's cpuid probe
+# (Windows) and macOS's sysctl. One spelling, so the same CPU gives the same card on every OS.
+FLAG_ALIASES = {
+    "sse4.1": "sse4_1", "sse4.2": "sse4_2", "avx1.0": "avx", "avx1_0": "avx", "avx2_0": "avx2",
+    "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16", "avxvnni": "avx_vnni",
+    "neon": "asimd", "advsimd": "asimd", "arm.feat_sve": "sve",
+}
+
+
+def normalize_flags(flags: Iterable[str]) -> set[str]:
+    """Flags in Linux's spelling, lower case."""
+    return {FLAG_ALIASES.get(flag.lower(), flag.lower()) for flag in flags}
+
+
 def _linux_cpu() -> tuple[str, set[str]] | None:
     """Model name and flags straight from /proc/cpuinfo (instant, unlike a cpuid probe)."""
     try:
@@ -48,26 +64,60 @@ def _linux_cpu() -> tuple[str, set[str]] | None:
     return fields.get("model name") or fields.get("Model") or platform.processor() or "unknown", flags
 
 
+def _macos_cpu() -> tuple[str, set[str]] | None:
+    """Model and flags from sysctl: ``machdep.cpu`` has the brand (and an Intel Mac's feature lists),
+    ``hw.optional`` one 0/1 entry per feature (``hw.optional.AdvSIMD`` on Apple silicon). py-cpuinfo
+    9 reads flags only from the Intel lists, and gives up on the brand when ``hw.cpufrequency`` is
+    missing, as it is on Apple silicon."""
+    try:
+        done = subprocess.run(["sysctl", "machdep.cpu", "hw.optional"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    values: dict[str, str] = {}
+    for line in done.stdout.splitlines():  # an unknown name only costs its own line, so ignore the exit code
+        name, sep, value = line.partition(":")
+        if sep:
+            values[name.strip()] = value.strip()
+    model = values.get("machdep.cpu.brand_string")
+    if not model:
+        return None
+    flags = {*values.get("machdep.cpu.features", "").split(), *values.get("machdep.cpu.leaf7_features", "").split()}
+    flags.update(name.removeprefix("hw.optional.") for name, value in values.items()
+                 if name.startswith("hw.optional.") and value == "1")
+    return model, flags
+
+
+def _cpuinfo_cpu() -> tuple[str, set[str]]:
+    """py-cpuinfo: on Windows the registry for the brand and a cpuid probe for the flags (about a second)."""
+    import cpuinfo
+
+    info = cpuinfo.get_cpu_info()
+    return info.get("brand_raw") or platform.processor() or "unknown", set(info.get("flags", []))
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_info() -> dict[str, Any]:
-    """CPU model and vector flags: /proc/cpuinfo on Linux, py-cpuinfo elsewhere (Windows, macOS)."""
-    linux = _linux_cpu()
-    if linux is not None:
-        model, flags = linux
-    else:
+    """CPU model and vector flags: /proc/cpuinfo on Linux, sysctl on macOS, py-cpuinfo elsewhere (Windows)."""
+    found = _linux_cpu()
+    source = "/proc/cpuinfo"
+    if found is None and sys.platform == "darwin":
+        found, source = _macos_cpu(), "sysctl"
+    if found is None:
+        source = "py-cpuinfo"
         try:
-            import cpuinfo
-
-            info = cpuinfo.get_cpu_info()
+            found = _cpuinfo_cpu()
         except Exception as exc:  # a missing or failing probe must not stop a run
             return {"model": platform.processor() or "unknown", "arch": platform.machine(),
-                    "logical_cores": os.cpu_count(), "vector_flags": [], "error": str(exc)}
-        model, flags = info.get("brand_raw") or platform.processor() or "unknown", set(info.get("flags", []))
+                    "logical_cores": os.cpu_count(), "vector_flags": [], "flags_from": source, "error": str(exc)}
+    model, flags = found
+    flags = normalize_flags(flags)
     return {
         "model": model,
         "arch": platform.machine(),
         "logical_cores": os.cpu_count(),
         "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+        # py-cpuinfo's cpuid probe knows no AMX, AVX-VNNI or AVX512-BF16 flags: say where flags came from.
+        "flags_from": source,
     }
 
 

@@ -41,6 +41,8 @@ class RunResult:
     tag: str = ""  # free label from the caller, e.g. "press 3" in the control panel
     # The weights before training and after each epoch, encoded by helpers.weights (cards only).
     weights_per_epoch: dict[str, Any] | None = None
+    # Where the weights after every batch step were written (helpers.diverge), if they were.
+    step_record: dict[str, Any] | None = None
     attempts: int = 1  # 2: the first worker died under this run, and a new one ran it
 
     @property

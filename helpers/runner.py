@@ -75,10 +75,15 @@ def interrupted_runs() -> list[RunResult]:
 
 
 def available_cores() -> int:
-    try:
+    """The cores this process may use: its affinity mask on Linux (containers and CI often get fewer
+    cores than the machine has); elsewhere (Windows, macOS) every core. From Python 3.13 on,
+    ``os.process_cpu_count`` does exactly this and also honours ``PYTHON_CPU_COUNT``."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counter is not None:
+        return max(1, counter() or 1)
+    if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return max(1, os.cpu_count() or 1)
 
 
 EnvKey = tuple[tuple[str, str | None], ...]
@@ -149,6 +154,7 @@ class Worker:
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
+            errors="replace",  # a stray byte in TensorFlow's stderr (Windows' code page) must not stop the reader
             env=env,
         )
         self._drain = threading.Thread(target=self._keep_stderr, daemon=True)
@@ -165,10 +171,12 @@ class Worker:
                 return line.strip()
         return "no message"
 
-    def run(self, config: RunConfig, record_epochs: bool = False) -> dict[str, Any]:
+    def run(self, config: RunConfig, record_epochs: bool = False, record_steps: str | None = None) -> dict[str, Any]:
         """Send one run and wait for its answer; raises RuntimeError with one sentence."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        request = {"config": config.to_dict(), "record_epochs": record_epochs}
+        request: dict[str, Any] = {"config": config.to_dict(), "record_epochs": record_epochs}
+        if record_steps:
+            request["record_steps"] = record_steps
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -284,12 +292,15 @@ def run_configs(
     on_result: ProgressCallback | None = None,
     tag: str = "",
     record_epochs: bool | Sequence[bool] = False,
+    record_steps: Sequence[str | None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
 
     ``on_result(done, total, result)`` is called as each run finishes (for progress widgets).
     ``record_epochs`` (one flag, or one per config) keeps each run's weights after every epoch.
+    ``record_steps`` (one path prefix or None per config) writes each run's weights after every
+    batch step to files (see :func:`helpers.experiment.step_recorder`); ``step_record`` says where.
     If any run fails, :class:`RunError` says why in one sentence and carries the runs that did
     finish, so nothing computed is lost. A run whose worker process dies under it is tried once
     more in a new worker (``attempts`` says so). Ctrl-C (or setting ``stop``) ends the runs in
@@ -305,6 +316,9 @@ def run_configs(
     recording = [record_epochs] * len(configs) if isinstance(record_epochs, bool) else list(record_epochs)
     if len(recording) != len(configs) or not all(isinstance(flag, bool) for flag in recording):
         raise ConfigError("record_epochs must be True, False or one True/False per run.")
+    steps = [None] * len(configs) if record_steps is None else list(record_steps)
+    if len(steps) != len(configs) or not all(p is None or isinstance(p, str) for p in steps):
+        raise ConfigError("record_steps must be one path prefix (or None) per run.")
     if parallel is None:
         parallel = default_parallel(configs, processes)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -366,7 +380,7 @@ def run_configs(
                     worker = start_worker(key, config)
                 sent = time.perf_counter()
                 try:
-                    raw = worker.run(config, recording[index])
+                    raw = worker.run(config, recording[index], steps[index])
                 except RuntimeError as exc:
                     retire(worker)
                     worker = None

@@ -1,7 +1,8 @@
 """A worker process: starts TensorFlow once, then runs the experiment for each request it reads.
 
 The protocol is JSON lines. The parent writes ``{"config": {...}, "record_epochs": false}`` per
-run to stdin; the worker answers one line per run, ``{"ok": true, "result": {...}}`` or
+run to stdin (``"record_steps": "PREFIX"`` also writes every batch step's weights to files); the
+worker answers one line per run, ``{"ok": true, "result": {...}}`` or
 ``{"ok": false, "error": "one sentence"}``. A fresh-process run is a worker that gets one
 request; a warm worker gets many. Everything that must be fixed before TensorFlow starts
 (``CUDA_VISIBLE_DEVICES``, ``PYTHONHASHSEED``, oneDNN variables, op determinism) comes from
@@ -64,7 +65,8 @@ def serve(requests: TextIO, answers: TextIO) -> None:
                 raise ConfigError("a worker serves one device setting; start a new worker for another.")
             if fingerprint is None:
                 fingerprint = process_fingerprint()
-            result = run_experiment(config, record_epochs=bool(request.get("record_epochs")))
+            result = run_experiment(config, record_epochs=bool(request.get("record_epochs")),
+                                    record_steps=request.get("record_steps"))
             runs += 1
             result.update(
                 worker_pid=os.getpid(),

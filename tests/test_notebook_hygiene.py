@@ -36,7 +36,7 @@ TF_NAMES = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel"
 
 SETUP_CELL = """\
 # Colab has TensorFlow but not this lab's helpers: install them (and nothing else) from GitHub.
-# Locally, `make lab` installed them into .venv already, so this does nothing.
+# Locally, `python tools/lab.py` installed them into .venv already, so this does nothing.
 import importlib.util
 import subprocess
 import sys

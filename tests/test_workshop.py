@@ -94,3 +94,14 @@ def test_pool_from_the_command_line(tmp_path) -> None:
     missing = run_cli("pool", str(tmp_path / "missing.json"))
     assert missing.returncode == 2 and missing.stderr.strip() == (
         f"python -m helpers: error: there is no results file at {tmp_path / 'missing.json'}.")
+
+
+def test_pool_expands_a_pattern_the_shell_left_alone(tmp_path) -> None:
+    """PowerShell passes `cards/*.json` on unexpanded; the lab expands it itself."""
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    write_card(folder / "ana.json", [result("a"), result("a")])
+    write_card(folder / "ben.json", [result("a")])
+    done = run_cli("pool", str(folder / "*.json"))
+    assert done.returncode == 0, done.stderr
+    assert "2 card(s) from 1 machine(s) pooled." in done.stdout

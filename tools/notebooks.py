@@ -74,7 +74,7 @@ VOLATILE_MIME = ("application/vnd.jupyter.widget-view+json",)
 
 SETUP_TEMPLATE = """\
 # Colab has TensorFlow but not this lab's helpers: install them (and nothing else) from GitHub.
-# Locally, `make lab` installed them into .venv already, so this does nothing.
+# Locally, `python tools/lab.py` installed them into .venv already, so this does nothing.
 import importlib.util
 import subprocess
 import sys

@@ -2,7 +2,9 @@
 
 ``python -m helpers.article 2`` runs ``example2_seeded.py`` exactly as a reader would run it
 (``python example2_seeded.py``), then reports its test accuracy, test loss and the SHA-256 of
-its trained weights as one JSON line, so the lab's own runs can be checked against it.
+its data, of its weights before the first training step and of its trained weights as one JSON
+line, so the lab's own runs can be checked against it, on this stack or on another
+(:mod:`helpers.stacks`). It needs only NumPy and the script's TensorFlow.
 """
 
 from __future__ import annotations

@@ -1,0 +1,573 @@
+"""Linux, macOS and Windows: the pins resolve everywhere, and the lab's own code holds up off Linux.
+
+What cannot run on this Linux machine is tested with the platform faked, and only where faking is
+honest: parsing what another OS prints, choosing a path or a flag by OS. Not verified here, and
+said so in the README: a real install, notebook run, worker process or Ctrl+C on Windows or macOS.
+
+The resolution test asks pip, for every platform and claimed Python, which wheels it would install,
+without installing anything. pip evaluates environment markers for the machine it runs on, not the
+target, so the markers are evaluated here with ``packaging`` for the target, both in requirements.txt
+and in every resolved package's dependencies; a dependency only the target needs is added and the
+resolution repeated until nothing is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from helpers import fingerprint, runner
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str) -> types.ModuleType:
+    # tools/ holds scripts, not a package: load each under a name of its own.
+    spec = importlib.util.spec_from_file_location(f"repro_lab_{name}", REPO / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+lab = _load("lab")
+colab_check = _load("colab_check")
+
+# ----------------------------------------------------------------------------- the targets
+
+# Each platform the README claims: the environment markers see there, and the wheel tags pip may take.
+# Linux: glibc 2.28 or newer (manylinux_2_28 and every older tag); macOS 12 or newer (pip adds the
+# older macOS and universal2 tags itself).
+MANYLINUX = [f"manylinux_2_{minor}_x86_64" for minor in range(28, 4, -1)] + [
+    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+TARGETS = {
+    ("linux", "x86_64"): ({"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}, MANYLINUX),
+    ("darwin", "arm64"): ({"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+                          ["macosx_12_0_arm64"]),
+    ("win32", "AMD64"): ({"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"}, ["win_amd64"]),
+}
+# tensorflow-cpu has no macOS wheel; on macOS arm64 the plain tensorflow wheel is the CPU build.
+TENSORFLOW = {("linux", "x86_64"): "tensorflow-cpu", ("darwin", "arm64"): "tensorflow",
+              ("win32", "AMD64"): "tensorflow-cpu"}
+MAX_ROUNDS = 4
+
+
+def marker_environment(target: tuple[str, str], python: tuple[int, int]) -> dict[str, str]:
+    version = f"{python[0]}.{python[1]}"
+    return {
+        **TARGETS[target][0],
+        "platform_machine": target[1],
+        "python_version": version,
+        "python_full_version": f"{version}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "implementation_version": f"{version}.0",
+        "platform_release": "",
+        "platform_version": "",
+    }
+
+
+def requirements() -> list[Requirement]:
+    lines = (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return [Requirement(line.split("#", 1)[0]) for line in lines if line.split("#", 1)[0].strip()]
+
+
+def requirements_for(environment: dict[str, str]) -> list[str]:
+    """requirements.txt as the target sees it: markers evaluated, then dropped."""
+    return [f"{r.name}{r.specifier}" for r in requirements() if r.marker is None or r.marker.evaluate(environment)]
+
+
+def test_every_requirement_is_pinned_exactly() -> None:
+    for requirement in requirements():
+        specs = list(requirement.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"{requirement} is not pinned with =="
+
+
+@pytest.mark.parametrize("target", list(TARGETS), ids=lambda t: f"{t[0]}-{t[1]}")
+def test_each_platform_gets_one_tensorflow_that_has_wheels_there(target: tuple[str, str]) -> None:
+    """tensorflow-cpu has no macOS wheel; on macOS arm64 the plain tensorflow wheel is the CPU build."""
+    chosen = [line for line in requirements_for(marker_environment(target, lab.PYTHONS[-1]))
+              if canonicalize_name(Requirement(line).name) in ("tensorflow", "tensorflow-cpu")]
+    assert [canonicalize_name(Requirement(line).name) for line in chosen] == [TENSORFLOW[target]]
+    versions = {str(r.specifier) for r in requirements() if r.name in ("tensorflow", "tensorflow-cpu")}
+    assert len(versions) == 1, f"the TensorFlow pins differ between platforms: {versions}"
+
+
+def test_targets_are_the_platforms_the_bootstrap_accepts() -> None:
+    assert set(TARGETS) == set(lab.PLATFORMS)
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+def _dry_run(lines: list[str], target: tuple[str, str], python: tuple[int, int], work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--only-binary=:all:",
+               "--python-version", f"{python[0]}.{python[1]}", "--implementation", "cp",
+               "--target", str(work / "target"), "--report", str(work / "report.json"),
+               "-r", str(work / "requirements.txt")]
+    for tag in TARGETS[target][1]:
+        command += ["--platform", tag]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+        raise AssertionError("; ".join(errors[-3:]) or done.stderr[-2000:])
+    return json.loads((work / "report.json").read_text(encoding="utf-8"))
+
+
+def missing_for_target(report: dict, environment: dict[str, str]) -> dict[str, SpecifierSet]:
+    """Walk the dependencies as the target sees them, from what was asked for. Returns what the target
+    needs and the resolution lacks; fails on a resolved version that a dependency does not allow."""
+    resolved = {canonicalize_name(item["metadata"]["name"]): item["metadata"] for item in report["install"]}
+    todo = [(canonicalize_name(item["metadata"]["name"]), "") for item in report["install"] if item["requested"]]
+    seen: set[tuple[str, str]] = set()
+    missing: dict[str, SpecifierSet] = {}
+    while todo:
+        name, extra = todo.pop()
+        if (name, extra) in seen or name not in resolved:
+            continue
+        seen.add((name, extra))
+        for line in resolved[name].get("requires_dist") or []:
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate({**environment, "extra": extra}):
+                continue
+            needed = canonicalize_name(requirement.name)
+            if needed not in resolved:
+                missing[needed] = missing.get(needed, SpecifierSet()) & requirement.specifier
+                continue
+            version = resolved[needed]["version"]
+            assert requirement.specifier.contains(version, prereleases=True), (
+                f"{name} needs {requirement}, but the resolution has {needed} {version}")
+            todo += [(needed, "")] + [(needed, e) for e in requirement.extras]
+    return missing
+
+
+def resolve(target: tuple[str, str], python: tuple[int, int], work: Path) -> dict:
+    """pip's resolution of requirements.txt for the target, completed with what only the target needs:
+    those are resolved on their own and merged, and the walk checks every version against every
+    dependency's specifier, so the merged set is as consistent as a single resolution."""
+    environment = marker_environment(target, python)
+    report = _dry_run(requirements_for(environment), target, python, work / "round0")
+    for round_ in range(1, MAX_ROUNDS + 1):
+        missing = missing_for_target(report, environment)
+        if not missing:
+            return report
+        if round_ == MAX_ROUNDS:
+            break
+        more = _dry_run([f"{name}{spec}" for name, spec in sorted(missing.items())], target, python,
+                        work / f"round{round_}")
+        have = {canonicalize_name(item["metadata"]["name"]) for item in report["install"]}
+        report["install"] += [{**item, "requested": False} for item in more["install"]
+                              if canonicalize_name(item["metadata"]["name"]) not in have]
+    raise AssertionError(f"still missing after {MAX_ROUNDS} rounds: {sorted(missing)}")
+
+
+def test_pins_resolve_with_wheels_for_every_platform_and_python(tmp_path: Path, record_property) -> None:
+    """pip picks a wheel for every package, on each platform and each claimed Python, and the pinned
+    versions are the ones picked. Concurrent: pip mostly waits on the package index."""
+    jobs = [(target, python) for target in TARGETS for python in lab.PYTHONS]
+    started = time.perf_counter()
+
+    def one(job: tuple[tuple[str, str], tuple[int, int]]) -> tuple[str, dict | str]:
+        target, python = job
+        label = f"{lab.PLATFORMS[target]}, Python {python[0]}.{python[1]}"
+        try:
+            return label, resolve(target, python, tmp_path / f"{target[0]}-{python[0]}{python[1]}")
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            return label, str(exc)
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        outcomes = dict(pool.map(one, jobs))
+    seconds = time.perf_counter() - started
+    record_property("resolution_seconds", round(seconds, 1))
+    print(f"{len(jobs)} resolutions in {seconds:.1f} s")
+    failures = [f"{label}: {outcome}" for label, outcome in outcomes.items() if isinstance(outcome, str)]
+    assert not failures, "\n".join(failures)
+    for (target, python), (label, report) in zip(jobs, outcomes.items(), strict=True):
+        picked = {canonicalize_name(i["metadata"]["name"]): i for i in report["install"]}
+        for line in requirements_for(marker_environment(target, python)):
+            requirement = Requirement(line)
+            item = picked[canonicalize_name(requirement.name)]
+            assert item["metadata"]["version"] in requirement.specifier, f"{label}: {requirement} not picked"
+        for item in picked.values():
+            assert item["download_info"]["url"].endswith(".whl"), f"{label}: {item['metadata']['name']} has no wheel"
+
+
+def test_a_dependency_only_the_target_needs_is_found() -> None:
+    """The marker walk itself: a Windows-only dependency pip left out when resolving on Linux."""
+    report = {"install": [
+        {"requested": True, "metadata": {"name": "tqdm", "version": "4.70.1",
+                                          "requires_dist": ['colorama; platform_system == "Windows"']}},
+    ]}
+    windows = marker_environment(("win32", "AMD64"), (3, 13))
+    linux = marker_environment(("linux", "x86_64"), (3, 13))
+    assert list(missing_for_target(report, windows)) == ["colorama"]
+    assert missing_for_target(report, linux) == {}
+    assert Marker('python_version < "3.12"').evaluate(marker_environment(("linux", "x86_64"), (3, 11)))
+
+
+# ----------------------------------------------------------------------------- the README, CI and make
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "python3 tools/lab.py test" in ci
+    assert ci.index("python3 tools/lab.py test") < ci.index("python3 tools/colab_check.py"), (
+        "the Colab check runs after the README's test command")
+    for command in ("python3 tools/lab.py", "python3 tools/lab.py test", "py tools/lab.py", "py tools/lab.py test"):
+        assert re.search(rf"^{re.escape(command)}(\s|$)", README, re.MULTILINE), f"README lacks `{command}`"
+    make = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^test:.*\n\t\$\(PYTHON\) tools/lab\.py test$", make, re.MULTILINE)
+    assert re.search(r"^lab:.*\n\t\$\(PYTHON\) tools/lab\.py$", make, re.MULTILINE)
+
+
+def test_readme_claims_the_pythons_and_platforms_that_resolve() -> None:
+    assert lab.python_range() in README
+    assert "3.10+" not in README
+    for name in ("Linux", "macOS", "Windows", "Apple silicon"):
+        assert name in README
+    assert "glibc 2.28" in README and "macOS 12" in README  # the floors of TARGETS above
+
+
+# ----------------------------------------------------------------------------- the bootstrap
+
+
+@pytest.mark.parametrize("version", [(3, 10, 13), (3, 14, 0), (2, 7, 18)])
+def test_bootstrap_refuses_an_unsupported_python_in_one_sentence(version: tuple[int, int, int]) -> None:
+    with pytest.raises(lab.LabError) as caught:
+        lab.check_python(version)
+    message = str(caught.value)
+    assert message.count(". ") == 0 and message.endswith(".")
+    assert ".".join(map(str, version)) in message and lab.python_range() in message
+
+
+@pytest.mark.parametrize("version", lab.PYTHONS)
+def test_bootstrap_accepts_each_claimed_python(version: tuple[int, int]) -> None:
+    lab.check_python((*version, 0))
+
+
+def test_bootstrap_refuses_intel_macs_and_rosetta_and_other_machines() -> None:
+    for system, machine in lab.PLATFORMS:
+        lab.check_platform(system, machine)
+    with pytest.raises(lab.LabError, match="Apple silicon"):
+        lab.check_platform("darwin", "x86_64")
+    with pytest.raises(lab.LabError, match="aarch64"):
+        lab.check_platform("linux", "aarch64")
+
+
+def test_venv_python_path_on_windows_and_posix() -> None:
+    assert lab.venv_python(Path("v"), "nt") == Path("v/Scripts/python.exe")
+    assert lab.venv_python(Path("v"), "posix") == Path("v/bin/python")
+
+
+def test_jupyter_allow_root_only_for_root_on_posix(monkeypatch: pytest.MonkeyPatch) -> None:
+    python = Path("py")
+    monkeypatch.setattr(os, "geteuid", lambda: 0, raising=False)
+    assert lab.jupyter_command(python)[-1] == "--allow-root"
+    monkeypatch.setattr(os, "geteuid", lambda: 1000, raising=False)
+    assert "--allow-root" not in lab.jupyter_command(python)
+    monkeypatch.delattr(os, "geteuid", raising=False)  # as on Windows
+    assert lab.jupyter_command(python) == ["py", "-m", "jupyter", "lab", str(REPO / "notebooks")]
+
+
+def test_windows_runtime_check_names_the_missing_dll() -> None:
+    def load(name: str) -> None:
+        if name == "msvcp140_1.dll":
+            raise OSError(126, "The specified module could not be found")
+
+    with pytest.raises(lab.LabError, match=r"msvcp140_1\.dll is missing.*winget install"):
+        lab.check_windows_runtime(load)
+    lab.check_windows_runtime(lambda name: None)
+
+
+def test_windows_path_check_for_tensorflows_long_file_names() -> None:
+    deep = Path("C:/Users/someone.with.a.long.name/Documents/GitHub/courses/2026/keras-repro-lab/.venv")
+    with pytest.raises(lab.LabError, match="too deep"):
+        lab.check_windows_path(deep, long_paths=lambda: False)
+    lab.check_windows_path(deep, long_paths=lambda: True)
+    lab.check_windows_path(Path("C:/lab/.venv"), long_paths=lambda: False)
+
+
+class FakeInstall:
+    """Stands in for subprocess.run and venv creation: records pip commands, answers version probes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, venv_version: str | None = None):
+        self.commands: list[list[str]] = []
+        self.created = 0
+        self.venv_version = venv_version or f"{sys.version_info[0]}.{sys.version_info[1]}"
+        self.pip_fails = False
+        monkeypatch.setattr(lab, "_create_venv", self.create)
+
+    def create(self, venv_dir: Path) -> None:
+        self.created += 1
+        python = lab.venv_python(venv_dir)
+        python.parent.mkdir(parents=True, exist_ok=True)
+        python.write_text("")
+
+    def __call__(self, command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        if command[1] == "-c":
+            return subprocess.CompletedProcess(command, 0, stdout=self.venv_version + "\n", stderr="")
+        self.commands.append(command[4:])  # after `python -m pip install`
+        return subprocess.CompletedProcess(command, 1 if self.pip_fails else 0)
+
+
+@pytest.fixture
+def lab_root(tmp_path: Path) -> Path:
+    (tmp_path / "requirements.txt").write_text("numpy==2.4.6\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    return tmp_path
+
+
+def _pip_args(fake: FakeInstall) -> list[list[str]]:
+    return [[a for a in command if a != "--quiet"] for command in fake.commands]
+
+
+def test_bootstrap_installs_once_then_only_when_its_inputs_change(lab_root: Path, monkeypatch) -> None:
+    fake = FakeInstall(monkeypatch)
+    lab.ensure_environment(lab_root, run=fake)
+    assert fake.created == 1
+    assert _pip_args(fake) == [["--upgrade", "pip"], ["-r", "requirements.txt"], ["--no-deps", "-e", "."]]
+    fake.commands.clear()
+    lab.ensure_environment(lab_root, run=fake)
+    assert fake.commands == [] and fake.created == 1
+    (lab_root / "requirements.txt").write_text("numpy==2.4.7\n")
+    lab.ensure_environment(lab_root, run=fake)
+    assert len(fake.commands) == 3 and fake.created == 1
+    fake.commands.clear()
+    (lab_root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
+    lab.ensure_environment(lab_root, run=fake)
+    assert len(fake.commands) == 3 and fake.created == 1
+
+
+def test_bootstrap_recreates_a_venv_of_another_python(lab_root: Path, monkeypatch) -> None:
+    fake = FakeInstall(monkeypatch)
+    lab.ensure_environment(lab_root, run=fake)
+    fake.venv_version = "3.9"
+    lab.ensure_environment(lab_root, run=fake)
+    assert fake.created == 2
+
+
+def test_bootstrap_says_when_pip_fails_and_tries_again_next_time(lab_root: Path, monkeypatch) -> None:
+    fake = FakeInstall(monkeypatch)
+    fake.pip_fails = True
+    with pytest.raises(lab.LabError, match=r"^Installing pip into \.venv failed"):
+        lab.ensure_environment(lab_root, run=fake)
+    fake.pip_fails = False
+    fake.commands.clear()
+    lab.ensure_environment(lab_root, run=fake)
+    assert len(fake.commands) == 3  # no stamp was written, so it installs again
+
+
+def test_bootstrap_explains_a_python_without_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's and Ubuntu's Python lacks ensurepip until python3-venv is installed."""
+    def create(self, env_dir) -> None:
+        Path(env_dir).mkdir()
+        raise subprocess.CalledProcessError(1, ["python", "-m", "ensurepip", "--upgrade", "--default-pip"])
+
+    monkeypatch.setattr(lab.venv.EnvBuilder, "create", create)
+    monkeypatch.setattr(lab.sys, "platform", "linux")
+    with pytest.raises(lab.LabError, match=r"ensurepip.*sudo apt install python3-venv") as caught:
+        lab._create_venv(tmp_path / ".venv")
+    assert str(caught.value).count(".)") == 0 and str(caught.value).endswith(".")
+    assert not (tmp_path / ".venv").exists()  # no half-made environment left to trip the next run
+
+
+def test_bootstrap_command_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lab.main(["serve"]) == 2
+    assert lab.main(["install", "--now"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("tools/lab.py: ") for line in err)
+
+
+def test_bootstrap_passes_the_childs_exit_code_through() -> None:
+    assert lab.run_child([sys.executable, "-c", "raise SystemExit(3)"]) == 3
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="POSIX signals; Windows' console Ctrl+C is not verified")
+def test_bootstrap_waits_for_its_child_through_ctrl_c() -> None:
+    """Ctrl+C reaches both; the child decides (JupyterLab asks first), the bootstrap keeps waiting.
+    Here only the bootstrap gets the SIGINT, and must still return the child's own exit code."""
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        assert lab.run_child([sys.executable, "-c", "import time; time.sleep(2); raise SystemExit(5)"]) == 5
+    finally:
+        timer.cancel()
+
+
+# ----------------------------------------------------------------------------- the fingerprint off Linux
+
+# What macOS's `sysctl machdep.cpu hw.optional` prints, in its format (names from Apple's "Determining
+# instruction set characteristics"); written for this test, not captured from a Mac. An unknown name
+# costs only its own line, and sysctl then exits 1.
+APPLE_SILICON_SYSCTL = """\
+machdep.cpu.cores_per_package: 12
+machdep.cpu.core_count: 12
+machdep.cpu.logical_per_package: 12
+machdep.cpu.thread_count: 12
+machdep.cpu.brand_string: Apple M3 Pro
+hw.optional.arm.FEAT_BF16: 1
+hw.optional.arm.FEAT_SME: 0
+hw.optional.floatingpoint: 1
+hw.optional.AdvSIMD: 1
+hw.optional.neon: 1
+hw.optional.armv8_crc32: 1
+"""
+INTEL_MAC_SYSCTL = """\
+machdep.cpu.brand_string: Intel(R) Core(TM) i9-9880H CPU @ 2.30GHz
+machdep.cpu.features: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR CMOV SSE SSE2 SSE3 FMA SSE4.1 SSE4.2 AVX1.0 F16C
+machdep.cpu.leaf7_features: RDWRFSGS TSC_THREAD_OFFSET SGX BMI1 AVX2 SMEP BMI2 ERMS INVPCID FPU_CSDS
+hw.optional.sse4_1: 1
+hw.optional.avx1_0: 1
+hw.optional.avx2_0: 1
+hw.optional.avx512f: 0
+"""
+
+
+@pytest.fixture
+def fresh_cpu_info(monkeypatch: pytest.MonkeyPatch):
+    fingerprint.cpu_info.cache_clear()
+    monkeypatch.setattr(fingerprint, "_linux_cpu", lambda: None)  # no /proc/cpuinfo
+    yield fingerprint.cpu_info
+    fingerprint.cpu_info.cache_clear()
+
+
+def _fake_sysctl(monkeypatch: pytest.MonkeyPatch, output: str) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 1, stdout=output, stderr="sysctl: unknown oid")
+
+    monkeypatch.setattr(fingerprint.sys, "platform", "darwin")
+    monkeypatch.setattr(fingerprint.subprocess, "run", run)
+    return calls
+
+
+def test_cpu_on_apple_silicon_from_sysctl(fresh_cpu_info, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_sysctl(monkeypatch, APPLE_SILICON_SYSCTL)
+    info = fresh_cpu_info()
+    assert calls == [["sysctl", "machdep.cpu", "hw.optional"]]
+    assert info["model"] == "Apple M3 Pro"
+    assert info["vector_flags"] == ["asimd"] and info["flags_from"] == "sysctl"
+
+
+def test_cpu_on_an_intel_mac_in_linux_spelling(fresh_cpu_info, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_sysctl(monkeypatch, INTEL_MAC_SYSCTL)
+    info = fresh_cpu_info()
+    assert info["model"].startswith("Intel(R) Core(TM) i9-9880H")
+    assert info["vector_flags"] == ["sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c"]
+
+
+def test_cpu_on_windows_from_py_cpuinfo(fresh_cpu_info, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cpuinfo
+
+    monkeypatch.setattr(fingerprint.sys, "platform", "win32")
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {
+        "brand_raw": "Intel(R) Core(TM) i7-1185G7 @ 3.00GHz",
+        "flags": ["avx", "avx2", "avx512bw", "avx512f", "avx512vl", "avx512vnni", "f16c", "fma", "sse4_1", "sse4_2"],
+    })
+    info = fresh_cpu_info()
+    assert info["model"] == "Intel(R) Core(TM) i7-1185G7 @ 3.00GHz" and info["flags_from"] == "py-cpuinfo"
+    assert info["vector_flags"] == ["sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
+                                    "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
+
+
+def test_a_failing_cpu_probe_does_not_stop_a_run(fresh_cpu_info, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cpuinfo
+
+    def broken() -> dict:
+        raise RuntimeError("cpuid is not allowed here")
+
+    monkeypatch.setattr(fingerprint.sys, "platform", "win32")
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", broken)
+    info = fresh_cpu_info()
+    assert info["vector_flags"] == [] and info["error"] == "cpuid is not allowed here"
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists() or platform.machine() != "x86_64",
+                    reason="compares with Linux's /proc/cpuinfo on x86")
+def test_windows_cpuid_probe_agrees_with_proc_cpuinfo_on_this_cpu() -> None:
+    """The probe py-cpuinfo uses on Windows, run for real on this CPU: after spelling, it reports the same
+    vector flags as /proc/cpuinfo, except the newer ones it does not know (hence ``flags_from``)."""
+    from cpuinfo import cpuinfo as probe
+
+    fingerprint.cpu_info.cache_clear()
+    try:
+        linux = set(fingerprint.cpu_info()["vector_flags"])
+    finally:
+        fingerprint.cpu_info.cache_clear()
+    reported = probe._get_cpu_info_from_cpuid().get("flags", [])
+    cpuid = fingerprint.normalize_flags(reported) & set(fingerprint.VECTOR_FLAGS)
+    assert "avx" in cpuid and cpuid <= linux
+    assert linux - cpuid <= {"avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
+
+
+# ----------------------------------------------------------------------------- cores
+
+
+def test_available_cores_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS and Windows before 3.13
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert runner.available_cores() == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert runner.available_cores() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert runner.available_cores() == 2
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    assert runner.available_cores() == 3
+
+
+# ----------------------------------------------------------------------------- the Colab check
+
+
+def test_colab_pins_hold_colabs_versions() -> None:
+    header, pins = colab_check.read_pins()
+    assert header["python"] == "3.13" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", header["date"])
+    assert "googlecolab/backend-info" in header["source"]
+    expected = {"tensorflow": "2.20.0", "keras": "3.13.2", "numpy": "2.1.3", "pandas": "2.2.3",
+                "matplotlib": "3.10.0", "ipywidgets": "7.7.1", "ipykernel": "6.17.1", "jupyter-client": "7.4.9"}
+    assert {name: pins.get(name) for name in expected} == expected
+    for name in colab_check.lab_dependencies():
+        assert colab_check.canonical(name) in pins, f"the lab needs {name}; the Colab pins lack it"
+    for name in colab_check.TEST_ONLY_ROOTS:
+        assert colab_check.canonical(name) in pins
+
+
+def test_colab_differences_lists_every_change() -> None:
+    before = {"numpy": "2.1.3", "pandas": "2.2.3", "tqdm": "4.67.3"}
+    after = {"numpy": "2.4.6", "tqdm": "4.67.3", "keras-repro-lab": "0.1.0"}
+    assert colab_check.differences(before, after) == [
+        "keras-repro-lab 0.1.0 was added", "numpy 2.1.3 -> 2.4.6", "pandas 2.2.3 was removed"]
+    assert colab_check.differences(before, dict(before)) == []
+
+
+def test_colab_check_fails_without_colabs_python(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.delenv(colab_check.PYTHON_OVERRIDE, raising=False)
+    assert colab_check.main(["prepare"]) == 2
+    err = capsys.readouterr().err
+    assert "Colab runs Python 3.13" in err and "cannot run" in err and len(err.strip().splitlines()) == 1
