@@ -23,9 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+from matplotlib.transforms import Bbox, ScaledTranslation, blended_transform_factory
 
 from helpers.results import RunResult
 
@@ -181,12 +182,41 @@ def key_inches(labels: Sequence[str], width: float = KEY_WIDTH, fontsize: float 
     return widest + 0.55
 
 
-def set_title(ax: Axes, text: str, width: float, fontsize: float = TITLE_FONT) -> int:
+def set_title(ax: Axes, text: str, width: float, fontsize: float = TITLE_FONT, loc: str = "center") -> int:
     """The axes' title wrapped to ``width`` inches (the axes' own width, or less): a title no wider
     than its axes can neither leave the figure nor squeeze the axes. Returns its number of lines."""
     wrapped = wrap_text(plain(text), width, fontsize)
-    ax.set_title(wrapped, fontsize=fontsize)
+    ax.set_title(wrapped, fontsize=fontsize, loc=loc)
     return lines_of(wrapped)
+
+
+# A note's placement: the point it is anchored at (in its own coordinates), its offset from there
+# in points, and its horizontal and vertical alignment.
+Placement = tuple[tuple[float, float], tuple[float, float], str, str]
+
+
+def place_notes(ax: Axes, notes: Sequence[tuple[Annotation, Sequence[Placement]]]) -> None:
+    """Put each note (an annotation of ``ax``) at the first of its placements that keeps it inside
+    the axes and clear of the notes placed before it, measured with the renderer once the figure
+    is laid out; a note for which none fits takes its first. Notes then never cover each other,
+    wherever the data put their anchors."""
+    figure = ax.figure
+    if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure: no renderer to measure with
+        return
+    figure.draw_without_rendering()
+    renderer = figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed: list[Bbox] = []
+    for note, placements in notes:
+        for xy, offset, ha, va in [*placements, placements[0]]:
+            note.xy, note.xyann = xy, offset
+            note.set_horizontalalignment(ha)
+            note.set_verticalalignment(va)
+            box = note.get_window_extent(renderer)
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(other) for other in placed):
+                break
+        placed.append(note.get_window_extent(renderer))
 
 
 def title_height(lines: int, fontsize: float = TITLE_FONT) -> float:

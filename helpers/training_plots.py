@@ -1,19 +1,37 @@
 """Figures for divergence over training and for TensorFlow stacks side by side.
 
-Built with matplotlib's constrained layout; every label sits in its own axes or is placed by
-offset from its point, so none can collide with another. (Kept apart from :mod:`helpers.plots`
-while that module's layout is being reworked; these should move onto its primitives later.)
+Laid out with :mod:`helpers.plots`: titles wrapped to their axes, the notes on the divergence
+figure placed where they fit (inside the axes, clear of each other), and the stacks as rows --
+one per stack, across both panels, wrapped labels and a height that grows with their number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 
 from helpers.diverge import Divergence
+from helpers.plots import (
+    EDGE,
+    LABEL_FONT,
+    TITLE_FONT,
+    X_AXIS_HEIGHT,
+    category_rows,
+    lines_of,
+    place_notes,
+    row_pitch,
+    set_title,
+    text_height,
+    title_height,
+    wrap_text,
+)
 from helpers.stacks import StackReport, StackResult
 
 RUN_A, RUN_B = "#1f77b4", "#d62728"
@@ -22,17 +40,29 @@ SAME_AS_FIRST = "#c7e9c0"
 OTHERS = ("#fdd0a2", "#c6dbef", "#dadaeb", "#fcbba1", "#d9d9d9")
 # A float32 near 1.0 moves by this much when its last bit flips: the size of a "last-bit" difference.
 LAST_BIT = float(np.finfo(np.float32).eps)
+NOTE_FONT = 8
+
+
+def _note(ax: Axes, text: str, xy: tuple[float, float], colour: str, **where: Any) -> Annotation:
+    """A note at ``xy``; :func:`helpers.plots.place_notes` then offsets it to where it fits."""
+    return ax.annotate(text, xy, xytext=(0, 0), textcoords="offset points", fontsize=NOTE_FONT, color=colour, **where)
 
 
 def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
     """Left: the largest weight difference after every step, on a log scale, from the first step
     where the runs differ to the end. Right: both runs' test accuracy per epoch, and how many
     test examples they classify differently."""
-    fig, axes = plt.subplot_mosaic([["distance", "accuracy"], ["distance", "changed"]], figsize=(11, 4.4),
+    width, distance_share = 11.0, 1.5 / 2.5
+    title = title or f"run B: {result.setting()}"
+    title_width = width * distance_share - 1.0  # the distance axes, less its y label and ticks
+    lines = lines_of(wrap_text(title, title_width, TITLE_FONT + 1))
+    fig, axes = plt.subplot_mosaic([["distance", "accuracy"], ["distance", "changed"]],
+                                   figsize=(width, 4.2 + text_height(lines - 1, TITLE_FONT + 1)),
                                    layout="constrained", width_ratios=[1.5, 1])
     per_epoch = result.steps_per_epoch
     first = result.first_differing_step
     ax = axes["distance"]
+    notes = []
     if first is None:
         ax.text(0.5, 0.5, "identical weights at every step", transform=ax.transAxes, ha="center", va="center")
     else:
@@ -40,16 +70,19 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
         steps = np.arange(start, result.steps + 1)
         ax.semilogy(steps / per_epoch, result.max_abs_difference[start - 1:], color="0.2", linewidth=1)
         ax.axhline(LAST_BIT, color="0.6", linestyle=":", linewidth=1)
-        ax.annotate("one last bit of 1.0", (1, LAST_BIT), xycoords=("axes fraction", "data"), xytext=(-4, -11),
-                    textcoords="offset points", ha="right", fontsize=8, color="0.45")
-        ax.plot(start / per_epoch, result.max_abs_difference[start - 1], "o", color=RUN_B, markersize=6)
+        point = (start / per_epoch, result.max_abs_difference[start - 1])
+        ax.plot(*point, "o", color=RUN_B, markersize=6)
         where = "before training" if first == 0 else f"step {first}"
-        ax.annotate(f"first difference: {where}", (start / per_epoch, result.max_abs_difference[start - 1]),
-                    xytext=(8, 16), textcoords="offset points", fontsize=8, color=RUN_B)
+        mark = _note(ax, f"first difference: {where}", point, RUN_B)
+        notes.append((mark, [(point, (8, 8), "left", "bottom"), (point, (8, -8), "left", "top"),
+                             (point, (-8, 8), "right", "bottom"), (point, (-8, -8), "right", "top")]))
+        bit = _note(ax, "one last bit of 1.0", (1, LAST_BIT), "0.45", xycoords=("axes fraction", "data"))
+        notes.append((bit, [((1, LAST_BIT), (-4, -3), "right", "top"), ((1, LAST_BIT), (-4, 3), "right", "bottom"),
+                            ((0, LAST_BIT), (4, -3), "left", "top"), ((0, LAST_BIT), (4, 3), "left", "bottom")]))
     ax.set_xlabel(f"epoch ({per_epoch} steps each)")
     ax.set_ylabel("largest |weight A - weight B|")
     ax.grid(alpha=0.3, which="major")
-    ax.set_title(title or f"run B: {result.setting()}", fontsize=10, loc="left")
+    set_title(ax, title, title_width, TITLE_FONT + 1, loc="left")
 
     epochs = np.arange(1, result.epochs + 1)
     accuracy_a, accuracy_b = result.test_accuracy
@@ -57,7 +90,7 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
     acc.plot(epochs, accuracy_a, color=RUN_A, linewidth=1.6, label="run A")
     acc.plot(epochs, accuracy_b, color=RUN_B, linewidth=1.2, linestyle="--", label="run B")
     acc.set_ylabel("test accuracy")
-    acc.legend(fontsize=8, loc="best")
+    acc.legend(fontsize=LABEL_FONT, loc="best")
     acc.grid(alpha=0.3)
     acc.tick_params(labelbottom=False)
 
@@ -72,54 +105,70 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
     if visible is not None:
         for name in ("distance", "accuracy", "changed"):
             axes[name].axvline(visible, color="0.5", linewidth=0.8, linestyle="--")
-        ax.annotate(f"epoch {visible}: first test example\nclassified differently", (visible, 1),
-                    xycoords=("data", "axes fraction"), xytext=(-5, -5), textcoords="offset points", ha="right",
-                    va="top", fontsize=8, color="0.35")
+        seen = _note(ax, f"epoch {visible}: first test example\nclassified differently", (visible, 1), "0.35",
+                     xycoords=("data", "axes fraction"))
+        top, bottom = (visible, 1), (visible, 0)
+        notes.insert(0, (seen, [(top, (-5, -5), "right", "top"), (top, (5, -5), "left", "top"),
+                                (bottom, (-5, 5), "right", "bottom"), (bottom, (5, 5), "left", "bottom")]))
+    place_notes(ax, notes)
     return fig
 
 
-STAGE_ROWS = (("data (values)", "data_values_sha256"), ("data (bytes)", "data_sha256"),
-              ("initial weights", "initial_weights_sha256"), ("trained weights", "weights_sha256"))
+STAGE_COLUMNS = (("data\n(values)", "data_values_sha256"), ("data\n(bytes)", "data_sha256"),
+                 ("initial\nweights", "initial_weights_sha256"), ("trained\nweights", "weights_sha256"))
+STAGE_ROWS = tuple((name.replace("\n", " "), key) for name, key in STAGE_COLUMNS)  # their names in text
 
 
 def _stack_label(result: StackResult) -> str:
     python = ".".join((result.python or "?").split(".")[:2])
-    head = "this kernel\n" if result.own else ""
-    return f"{head}TF {result.tensorflow}\nKeras {result.keras}\nPython {python}"
+    head = "this kernel: " if result.own else ""
+    return f"{head}TF {result.tensorflow}, Keras {result.keras}, Python {python}"
 
 
 def plot_stacks(report: StackReport) -> Figure:
-    """Left: per stage (data, initial weights, trained weights), which stacks share the same bits:
-    one colour per distinct hash, the first stack's colour meaning "same as this kernel". Right:
-    each stack's test accuracy."""
+    """One row per stack that ran, this kernel's first. Left: per stage (data, initial weights,
+    trained weights), which stacks share the same bits: one colour per distinct hash, the first
+    stack's colour meaning "same as this kernel". Right: each stack's test accuracy."""
     ran: Sequence[StackResult] = report.ran
-    fig, (grid, bars) = plt.subplots(1, 2, figsize=(11, 1.6 + 0.9 * len(STAGE_ROWS)), layout="constrained",
-                                     width_ratios=[max(2, len(ran)) * 1.3, 2.2])
     colours = (SAME_AS_FIRST, *OTHERS)
-    matrix = np.zeros((len(STAGE_ROWS), len(ran)))
-    for row, (_, key) in enumerate(STAGE_ROWS):
+    labels = [wrap_text(_stack_label(r)) for r in ran]
+    pitch = max(0.45, row_pitch(labels))
+    grid_width, bars_width = 1.05 * len(STAGE_COLUMNS), 2.4
+    matrix = np.zeros((len(ran), len(STAGE_COLUMNS)))
+    for column, (_, key) in enumerate(STAGE_COLUMNS):
         numbering: dict[str | None, int] = {}
-        for column, result in enumerate(ran):
+        for row, result in enumerate(ran):
             matrix[row, column] = numbering.setdefault(getattr(result, key), len(numbering))
-            grid.text(column, row, (getattr(result, key) or "-")[:8], ha="center", va="center", fontsize=8,
-                      family="monospace")
-    grid.imshow(matrix, cmap=plt.matplotlib.colors.ListedColormap(colours[: max(1, int(matrix.max()) + 1)]),
-                vmin=-0.5, vmax=max(0.5, matrix.max() + 0.5), aspect="auto")
-    grid.set_yticks(range(len(STAGE_ROWS)), [name for name, _ in STAGE_ROWS], fontsize=9)
-    grid.set_xticks(range(len(ran)), [_stack_label(r) for r in ran], fontsize=8)
+    distinct = int(matrix.max()) + 1 if ran else 1
+    title = ("green: the same bits as this kernel's stack; another colour: other bits "
+             "(SHA-256, first 8 hex digits)")
+    if distinct > len(colours):
+        title += f"; colours repeat after {len(colours)}: read the digits"
+    title_lines = lines_of(wrap_text(title, grid_width, TITLE_FONT))
+    header = text_height(2, LABEL_FONT) + 0.1
+    fig, (grid, bars) = plt.subplots(
+        1, 2, figsize=(2.3 + grid_width + bars_width + 2 * EDGE,
+                       pitch * max(1, len(ran)) + header + title_height(title_lines) + X_AXIS_HEIGHT + 2 * EDGE),
+        layout="constrained", sharey=True, width_ratios=[grid_width, bars_width])
+    for row, column in np.ndindex(matrix.shape):
+        value = getattr(ran[row], STAGE_COLUMNS[column][1])
+        grid.text(column, row, (value or "-")[:8], ha="center", va="center", fontsize=LABEL_FONT, family="monospace")
+    grid.imshow(matrix % len(colours) if ran else np.zeros((1, len(STAGE_COLUMNS))),
+                cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, aspect="auto")
+    grid.set_xticks(range(len(STAGE_COLUMNS)), [name for name, _ in STAGE_COLUMNS], fontsize=LABEL_FONT)
     grid.xaxis.tick_top()
-    grid.set_title("green: the same bits as the first stack; another colour: other bits (SHA-256, first 8 hex digits)",
-                   fontsize=9, loc="left")
-    names = [f"{r.tensorflow}\n{'this kernel' if r.own else ''}" for r in ran]
+    grid.tick_params(axis="x", length=0)
+    category_rows(grid, [_stack_label(r) for r in ran])
+    set_title(grid, title, grid_width, loc="left")
+
     accuracy = [r.test_accuracy or 0.0 for r in ran]
-    bars.barh(range(len(ran)), accuracy, color=[colours[int(matrix[-1, i]) % len(colours)] for i in range(len(ran))],
-              edgecolor="0.3")
+    trained = [int(matrix[i, -1]) % len(colours) for i in range(len(ran))]
+    bars.barh(range(len(ran)), accuracy, color=[colours[c] for c in trained], edgecolor="0.3", height=0.6)
     for position, value in enumerate(accuracy):
         bars.annotate(f"{value:.4g}", (value, position), xytext=(3, 0), textcoords="offset points", va="center",
-                      fontsize=8)
-    bars.set_yticks(range(len(ran)), names, fontsize=8)
-    bars.invert_yaxis()
+                      fontsize=LABEL_FONT)
+    bars.tick_params(axis="y", labelleft=False, length=0)
     bars.set_xlim(0, max(accuracy + [0.1]) * 1.35)
-    bars.set_xlabel("test accuracy (TF version)")
+    bars.set_xlabel("test accuracy")
     bars.grid(alpha=0.3, axis="x")
     return fig

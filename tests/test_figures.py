@@ -220,6 +220,42 @@ def workshop(machines: int, settings: int, cards_per_machine: int, card_name: st
     return pool_cards(cards)
 
 
+def divergence(change: dict[str, object], epochs: int = 50, first_step: int = 7, visible: int | None = 23):
+    """Two runs compared step by step: equal until ``first_step``, then a difference growing by
+    about ten thousand; test examples classified differently from epoch ``visible`` on."""
+    from helpers.diverge import Divergence
+
+    per_epoch, examples = 32, 200
+    a = run("a", 0.11, epochs=epochs)
+    b = run("b", 0.115, epochs=epochs, **change)
+    steps = epochs * per_epoch
+    distance = np.zeros(steps)
+    distance[first_step - 1:] = np.geomspace(6e-8, 3e-3, steps - first_step + 1)
+    disagreements = np.zeros(epochs, dtype=int)
+    if visible is not None:
+        disagreements[visible - 1:] = np.arange(1, epochs - visible + 2)
+    correct = (np.full(epochs, 22), np.full(epochs, 22) + (disagreements > 0))
+    return Divergence(a, b, 0.0, distance, distance[per_epoch - 1::per_epoch] * 10, disagreements, correct,
+                      examples, per_epoch, [["0" * 64] * (epochs + 1)] * 2)
+
+
+def stacks(count: int, long_versions: bool = False):
+    """This kernel's stack and ``count - 1`` others, one that failed; versions made long on request."""
+    from helpers.stacks import StackReport, StackResult
+
+    results = []
+    for i in range(count):
+        version = f"2.{21 - i}.{i}" + ("rc1.dev20260101+nightly-build-for-a-lab" if long_versions else "")
+        results.append(StackResult(
+            label="this kernel" if i == 0 else f"TensorFlow {version}", own=i == 0, tensorflow=version,
+            keras=("3.15.1" if i < 3 else "2.15.0") + ("-very-long-local-build" if long_versions else ""),
+            python="3.11.7", numpy="2.4.6", test_accuracy=0.11 - 0.005 * (i % 3), test_loss=2.3,
+            weights_sha256=f"{i % 3:x}" * 64, data_sha256="d" * 64, data_values_sha256="d" * 64,
+            initial_weights_sha256=("1" if i < 3 else "2") * 64))
+    results.append(StackResult(label="TensorFlow 1.15", tensorflow="1.15.0", error="no wheel for this Python"))
+    return StackReport(results)
+
+
 # Per figure function: named cases, each a callable that draws one figure.
 CASES: dict[str, dict[str, Callable[[], Figure]]] = {
     "helpers.plots.plot_accuracy": {
@@ -247,6 +283,22 @@ CASES: dict[str, dict[str, Callable[[], Figure]]] = {
                                                                          for i in range(5)]),
         "many_long_labels": lambda: resolve("helpers.plots.plot_loss_curves")(many_long()),
         "learnable_task": lambda: resolve("helpers.plots.plot_loss_curves")(learnable()),
+    },
+    "helpers.training_plots.plot_divergence": {
+        "03b_training_and_versions": lambda: resolve("helpers.training_plots.plot_divergence")(
+            divergence({"env": ENVS[1]}),
+            title="same seed; run B imitates an older CPU (ONEDNN_MAX_CPU_ISA=SSE41)"),
+        "long_change": lambda: resolve("helpers.training_plots.plot_divergence")(
+            divergence({"env": ENVS[3] + ENVS[4], "op_determinism": True, "jit_compile": True, "seed": 43})),
+        "identical": lambda: resolve("helpers.training_plots.plot_divergence")(
+            divergence({}, first_step=50 * 32 + 1, visible=None)),
+        "visible_early": lambda: resolve("helpers.training_plots.plot_divergence")(
+            divergence({"seed": None}, epochs=5, first_step=1, visible=1)),
+    },
+    "helpers.training_plots.plot_stacks": {
+        "03b_training_and_versions": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(3)),
+        "many_long_versions": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(9, long_versions=True)),
+        "own_stack_only": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(1)),
     },
     "helpers.card_plots.plot_comparison": {
         "04_across_machines": lambda: resolve("helpers.card_plots.plot_comparison")(
@@ -292,9 +344,11 @@ def test_no_text_overlaps_or_leaves_the_figure(function: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     failures = []
     for case, draw in CASES[function].items():
-        figure = draw()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            figure = draw()
         assert isinstance(figure, Figure), f"{function} must return its Figure"
-        problems = text_problems(figure)
+        problems = [f"drawing warned: {w.message}" for w in caught] + text_problems(figure)
         figure.savefig(ARTIFACTS / f"{function.rsplit('.', 1)[1]}-{case}.png", dpi=80)
         failures += [f"{case}: {p}" for p in problems]
     assert not failures, f"{function}:\n" + "\n".join(failures[:30])
