@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.text import Annotation
+from matplotlib.text import Annotation, Text
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation, blended_transform_factory
@@ -190,6 +190,7 @@ def set_title(ax: Axes, text: str, width: float, fontsize: float = TITLE_FONT, l
     return lines_of(wrapped)
 
 
+NEAR = 12  # points: a note this close to its point needs no line to it
 # A note's placement: the point it is anchored at (in its own coordinates), its offset from there
 # in points, and its horizontal and vertical alignment.
 Placement = tuple[tuple[float, float], tuple[float, float], str, str]
@@ -197,26 +198,42 @@ Placement = tuple[tuple[float, float], tuple[float, float], str, str]
 
 def place_notes(ax: Axes, notes: Sequence[tuple[Annotation, Sequence[Placement]]]) -> None:
     """Put each note (an annotation of ``ax``) at the first of its placements that keeps it inside
-    the axes and clear of the notes placed before it, measured with the renderer once the figure
-    is laid out; a note for which none fits takes its first. Notes then never cover each other,
+    the axes, clear of the notes placed before it and off every line of the axes (a curve drawn
+    through a note makes "step 1" read "step 2"), measured with the renderer once the figure is
+    laid out; a note for which none fits takes its first. Notes then never cover each other,
     wherever the data put their anchors."""
     figure = ax.figure
     if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure: no renderer to measure with
         return
+    for note, _ in notes:
+        note.set_in_layout(False)  # kept inside the axes here, so the layout need not make room for them
     figure.draw_without_rendering()
     renderer = figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
+    curves = [line.get_transform().transform_path(line.get_path()) for line in ax.lines if line.get_visible()]
     placed: list[Bbox] = []
     for note, placements in notes:
-        for xy, offset, ha, va in [*placements, placements[0]]:
+        # The words' own extent (Text's): an Annotation's would include the line back to its point.
+        scores = []
+        for xy, offset, ha, va in placements:
             note.xy, note.xyann = xy, offset
             note.set_horizontalalignment(ha)
             note.set_verticalalignment(va)
-            box = note.get_window_extent(renderer)
+            box = Text.get_window_extent(note, renderer)
             inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
-            if inside and not any(box.overlaps(other) for other in placed):
+            clear = not any(box.overlaps(other) for other in placed)
+            crossed = any(curve.intersects_bbox(box.padded(1.5), filled=False) for curve in curves)
+            scores.append((not inside, not clear, crossed))
+            if inside and clear and not crossed:
                 break
-        placed.append(note.get_window_extent(renderer))
+        else:  # none fits everything: inside and clear of other notes matter most
+            xy, offset, ha, va = placements[scores.index(min(scores))]
+            note.xy, note.xyann = xy, offset
+            note.set_horizontalalignment(ha)
+            note.set_verticalalignment(va)
+        if note.arrow_patch is not None:  # a note moved away from its point keeps a line to it
+            note.arrow_patch.set_visible(max(abs(v) for v in note.xyann) > NEAR)
+        placed.append(Text.get_window_extent(note, renderer))
 
 
 def title_height(lines: int, fontsize: float = TITLE_FONT) -> float:

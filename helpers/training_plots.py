@@ -23,6 +23,7 @@ from helpers.plots import (
     LABEL_FONT,
     TITLE_FONT,
     X_AXIS_HEIGHT,
+    Placement,
     category_rows,
     lines_of,
     place_notes,
@@ -43,9 +44,18 @@ LAST_BIT = float(np.finfo(np.float32).eps)
 NOTE_FONT = 8
 
 
-def _note(ax: Axes, text: str, xy: tuple[float, float], colour: str, **where: Any) -> Annotation:
-    """A note at ``xy``; :func:`helpers.plots.place_notes` then offsets it to where it fits."""
-    return ax.annotate(text, xy, xytext=(0, 0), textcoords="offset points", fontsize=NOTE_FONT, color=colour, **where)
+def _note(ax: Axes, text: str, xy: tuple[float, float], colour: str, arrow: bool = False, **where: Any) -> Annotation:
+    """A note at ``xy``; :func:`helpers.plots.place_notes` then offsets it to where it fits (with
+    ``arrow``, a thin line leads back to ``xy`` when the note had to move away)."""
+    line = {"arrowprops": {"arrowstyle": "-", "color": colour, "linewidth": 0.6, "shrinkA": 1, "shrinkB": 4}}
+    return ax.annotate(text, xy, xytext=(0, 0), textcoords="offset points", fontsize=NOTE_FONT, color=colour,
+                       **(line if arrow else {}), **where)
+
+
+def _around(xy: tuple[float, float], sides: Sequence[float], rises: Sequence[float]) -> list[Placement]:
+    """Placements of a note beside ``xy``: offset by (side, rise) points, aligned away from it."""
+    return [(xy, (side, rise), "left" if side >= 0 else "right", "bottom" if rise >= 0 else "top")
+            for rise in rises for side in sides]
 
 
 def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
@@ -70,15 +80,18 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
         steps = np.arange(start, result.steps + 1)
         ax.semilogy(steps / per_epoch, result.max_abs_difference[start - 1:], color="0.2", linewidth=1)
         ax.axhline(LAST_BIT, color="0.6", linestyle=":", linewidth=1)
+        # Room below the lowest point (a log scale: a factor), for the note on the first difference.
+        shown = result.max_abs_difference[start - 1:]
+        low = min(float(shown[shown > 0].min(initial=LAST_BIT)), LAST_BIT)
+        ax.set_ylim(bottom=low / 10)
         point = (start / per_epoch, result.max_abs_difference[start - 1])
         ax.plot(*point, "o", color=RUN_B, markersize=6)
         where = "before training" if first == 0 else f"step {first}"
-        mark = _note(ax, f"first difference: {where}", point, RUN_B)
-        notes.append((mark, [(point, (8, 8), "left", "bottom"), (point, (8, -8), "left", "top"),
-                             (point, (-8, 8), "right", "bottom"), (point, (-8, -8), "right", "top")]))
+        mark = _note(ax, f"first difference: {where}", point, RUN_B, arrow=True)
+        # Right by the point; else further away, with a line back to it.
+        notes.append((mark, _around(point, (6, -6), (-6, 6)) + _around(point, (30, 80, 140, 200), (-8, 24, 48))))
         bit = _note(ax, "one last bit of 1.0", (1, LAST_BIT), "0.45", xycoords=("axes fraction", "data"))
-        notes.append((bit, [((1, LAST_BIT), (-4, -3), "right", "top"), ((1, LAST_BIT), (-4, 3), "right", "bottom"),
-                            ((0, LAST_BIT), (4, -3), "left", "top"), ((0, LAST_BIT), (4, 3), "left", "bottom")]))
+        notes.append((bit, _around((1, LAST_BIT), (-4,), (-3, 3)) + _around((0, LAST_BIT), (4,), (-3, 3))))
     ax.set_xlabel(f"epoch ({per_epoch} steps each)")
     ax.set_ylabel("largest |weight A - weight B|")
     ax.grid(alpha=0.3, which="major")
@@ -107,9 +120,7 @@ def plot_divergence(result: Divergence, title: str | None = None) -> Figure:
             axes[name].axvline(visible, color="0.5", linewidth=0.8, linestyle="--")
         seen = _note(ax, f"epoch {visible}: first test example\nclassified differently", (visible, 1), "0.35",
                      xycoords=("data", "axes fraction"))
-        top, bottom = (visible, 1), (visible, 0)
-        notes.insert(0, (seen, [(top, (-5, -5), "right", "top"), (top, (5, -5), "left", "top"),
-                                (bottom, (-5, 5), "right", "bottom"), (bottom, (5, 5), "left", "bottom")]))
+        notes.insert(0, (seen, _around((visible, 1), (-5, 5), (-5,)) + _around((visible, 0), (-5, 5), (5,))))
     place_notes(ax, notes)
     return fig
 

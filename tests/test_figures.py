@@ -19,6 +19,7 @@ import importlib
 import itertools
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 from unittest import mock
 
 import matplotlib
@@ -32,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.legend import Legend  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from helpers.results import RunResult  # noqa: E402
 from tests.conftest import REPO, make_fingerprint, make_result  # noqa: E402
@@ -72,11 +74,13 @@ def _name(text: Text) -> str:
 
 def text_problems(figure: Figure) -> list[str]:
     """One line per text that leaves the figure, per pair of texts that overlap, per label repeated
-    within one key or axis, and per warning drawing gave."""
+    within one key or axis, per text inside an axes that a line of the plot crosses, and per
+    warning drawing gave."""
     texts, warned = drawn_texts(figure)
     renderer = figure.canvas.get_renderer()
     width, height = figure.bbox.width, figure.bbox.height
-    boxes = [(text, text.get_window_extent(renderer)) for text in texts]
+    # Text's own extent: an Annotation's would include the arrow leading from it.
+    boxes = [(text, Text.get_window_extent(text, renderer)) for text in texts]
     # A layout that gave up ("axes sizes collapsed to zero") or a missing glyph is a problem too.
     problems = [f"drawing warned: {message}" for message in warned]
     for text, box in boxes:
@@ -91,6 +95,16 @@ def text_problems(figure: Figure) -> list[str]:
         words = [text.get_text() for text in group if id(text) in shown]
         problems += [f"{_name(text)} appears {words.count(text.get_text())} times in one key or axis"
                      for text in group if id(text) in shown and words.count(text.get_text()) > 1]
+    # A curve drawn through a note makes it misread ("step 1" read as "step 2").
+    for ax in figure.axes:
+        curves = [line.get_transform().transform_path(line.get_path()) for line in ax.lines if line.get_visible()]
+        for text in ax.texts:
+            if id(text) in shown:
+                box = Text.get_window_extent(text, renderer)
+                inner = Bbox.from_extents(box.x0 + TOLERANCE, box.y0 + TOLERANCE, box.x1 - TOLERANCE,
+                                          box.y1 - TOLERANCE)
+                if any(curve.intersects_bbox(inner, filled=False) for curve in curves):
+                    problems.append(f"a line of the plot crosses {_name(text)}")
     for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
         across = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
         up = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
@@ -239,6 +253,16 @@ def divergence(change: dict[str, object], epochs: int = 50, first_step: int = 7,
                       examples, per_epoch, [["0" * 64] * (epochs + 1)] * 2)
 
 
+def measured_shape() -> Any:
+    """A divergence shaped like 03b's on the development machine: differing from step 1 at the size
+    of a last bit, flat, rising from epoch 11, jumping at epoch 27, flat again near 1e-2."""
+    result = divergence({"env": ENVS[1]}, first_step=1, visible=29)
+    epochs = np.arange(1, result.steps + 1) / result.steps_per_epoch
+    result.max_abs_difference = np.where(epochs < 11, 8.9e-8, np.where(
+        epochs < 27, 8.9e-8 * np.exp((epochs - 11) / 3.0), np.minimum(1e-2, 1e-3 * np.exp((epochs - 27) / 4))))
+    return result
+
+
 def stacks(count: int, long_versions: bool = False):
     """This kernel's stack and ``count - 1`` others, one that failed; versions made long on request."""
     from helpers.stacks import StackReport, StackResult
@@ -288,6 +312,8 @@ CASES: dict[str, dict[str, Callable[[], Figure]]] = {
         "03b_training_and_versions": lambda: resolve("helpers.training_plots.plot_divergence")(
             divergence({"env": ENVS[1]}),
             title="same seed; run B imitates an older CPU (ONEDNN_MAX_CPU_ISA=SSE41)"),
+        "measured_shape": lambda: resolve("helpers.training_plots.plot_divergence")(
+            measured_shape(), title="same seed; run B imitates an older CPU (ONEDNN_MAX_CPU_ISA=SSE41)"),
         "long_change": lambda: resolve("helpers.training_plots.plot_divergence")(
             divergence({"env": ENVS[3] + ENVS[4], "op_determinism": True, "jit_compile": True, "seed": 43})),
         "identical": lambda: resolve("helpers.training_plots.plot_divergence")(
