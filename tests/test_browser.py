@@ -48,7 +48,8 @@ RUN_ALL_SECONDS = 240
 WIDGETS_SETTLE_SECONDS = 20
 PRESS_SECONDS = 90
 VIEWPORT = {"width": 1400, "height": 1100}
-MAX_SCREENSHOT_HEIGHT = 16000  # pixels: Chromium's limit for one capture is about this
+MAX_SCREENSHOT_HEIGHT = 30000  # pixels of notebook in one stitched screenshot; a longer one is cut
+SCREENSHOT_SECONDS = 20
 # What the generated files of a notebook run look like (as in .gitignore): not copied.
 GENERATED = shutil.ignore_patterns("card-*.json", "cards", "workshop-demo", ".ipynb_checkpoints", "__pycache__")
 
@@ -338,34 +339,56 @@ def problems_of(cells: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+
+
 def screenshot_notebook(page: Any, name: str) -> None:
-    """The whole notebook in one picture: the page made as tall as the notebook, then put back."""
-    height = page.evaluate("""() => {
-        const scroller = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
-        return scroller ? scroller.scrollHeight : 0;
-    }""")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(MAX_SCREENSHOT_HEIGHT,
-                                                                       max(VIEWPORT["height"], height + 200))})
-    try:
-        page.wait_for_timeout(300)  # one layout pass at the new size
-        # Run All leaves the notebook scrolled to its last cell; the picture starts at the top.
-        page.evaluate("""() => document.querySelector(
-            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer').scrollTop = 0""")
-        page.wait_for_timeout(200)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    finally:
-        page.set_viewport_size(VIEWPORT)
+    """The whole notebook in one picture, stitched from screenshots of the notebook's scrolling
+    area taken a screenful apart (a page made as tall as a notebook made Chromium's screenshots
+    hang now and then on a busy machine)."""
+    import io
+
+    from PIL import Image
+
+    area = page.locator(SCROLLER)
+    box = area.bounding_box()
+    assert box, "the notebook's scrolling area is not on the page"
+    total = min(MAX_SCREENSHOT_HEIGHT, area.evaluate("node => node.scrollHeight"))
+    step = int(box["height"])
+    picture = None
+    for top in range(0, max(total, 1), step):
+        # The last screenful stops where the notebook ends: scrollTop tells where it really is.
+        shown = area.evaluate("(node, top) => { node.scrollTop = top; return node.scrollTop; }", top)
+        page.wait_for_timeout(150)
+        piece = Image.open(io.BytesIO(page.screenshot(clip=box, timeout=SCREENSHOT_SECONDS * 1000)))
+        if picture is None:
+            picture = Image.new("RGB", (piece.width, round(total * piece.height / box["height"])), "white")
+        picture.paste(piece, (0, round(shown * piece.height / box["height"])))
+    picture.save(ARTIFACTS / f"{name}.png")
 
 
 def close_notebook(page: Any) -> None:
     """Shut the notebook's kernel down and close it without saving (the copy is thrown away anyway)."""
     page.evaluate("""async () => {
         const panel = window.jupyterapp.shell.currentWidget;
+        if (!panel || !panel.sessionContext) return false;
         await panel.sessionContext.shutdown();
         panel.context.model.dirty = false;
         panel.dispose();
         return true;
     }""")
+
+
+def end_sessions(base: str, keep: str | None = None) -> None:
+    """Shut down every kernel session the server has but ``keep``'s, whatever the page managed:
+    a kernel left running (with its worker processes) would slow every notebook after it."""
+    with urllib.request.urlopen(base + "api/sessions", timeout=30) as answer:
+        sessions = json.load(answer)
+    for session in sessions:
+        if session.get("path") != keep:
+            request = urllib.request.Request(base + f"api/sessions/{session['id']}", method="DELETE")
+            with contextlib.suppress(urllib.error.URLError, OSError), urllib.request.urlopen(request, timeout=30):
+                pass
 
 
 # --------------------------------------------------------------------------- the tests
@@ -388,18 +411,18 @@ def test_notebook_runs_in_jupyterlab(notebook: Path, lab_page: Any, jupyterlab: 
         if not result.get("ok") and not problems:
             problems.append(f"Run All did not finish cleanly: {result}")
         assert not problems, f"{notebook.name} in JupyterLab:\n" + "\n".join(problems)
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-failure.png"))
-        with contextlib.suppress(Exception):
-            close_notebook(page)
-        raise
-    else:
         if notebook.stem == PLAYGROUND:
-            # Left open, run and checked: the next test presses its Run button, without running it again.
+            # Left open, run and checked: the next test presses its Run button without running it again.
             OPEN["playground"] = path
-        else:
-            close_notebook(page)
+    except Exception:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-failure.png"), timeout=SCREENSHOT_SECONDS * 1000)
+        raise
     finally:
+        if notebook.stem != PLAYGROUND or "playground" not in OPEN:
+            with contextlib.suppress(Exception):
+                close_notebook(page)
+            end_sessions(jupyterlab, keep=OPEN.get("playground"))
         timings.notebooks[notebook.stem] = time.monotonic() - started
 
 
@@ -415,7 +438,14 @@ def test_playground_panel_runs_in_jupyterlab(lab_page: Any, jupyterlab: str, lab
     page = lab_page
     notebook = NOTEBOOK_DIR / f"{PLAYGROUND}.ipynb"
     try:
-        if OPEN.pop("playground", None) is None:
+        kept = OPEN.pop("playground", None)
+        if kept is not None:  # back to its tab (notebooks opened after it have been closed)
+            page.evaluate("""path => {
+                const shell = window.jupyterapp.shell;
+                const panel = [...shell.widgets('main')].find(w => w.context && w.context.path === path);
+                shell.activateById(panel.id);
+            }""", kept)
+        else:
             open_notebook(page, jupyterlab, lab_root, notebook, f"{PLAYGROUND}-pressed")
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -443,11 +473,13 @@ def test_playground_panel_runs_in_jupyterlab(lab_page: Any, jupyterlab: str, lab
         image_width = panel.locator(".repro-plot img").evaluate("img => img.naturalWidth")
         assert image_width > 100, "the plot image did not load"
         panel.scroll_into_view_if_needed()
-        panel.screenshot(path=str(ARTIFACTS / "playground.png"))
+        panel.screenshot(path=str(ARTIFACTS / "playground.png"), timeout=SCREENSHOT_SECONDS * 1000)
     except Exception:
-        page.screenshot(path=str(ARTIFACTS / "playground-failure.png"))
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / "playground-failure.png"), timeout=SCREENSHOT_SECONDS * 1000)
         raise
     finally:
         with contextlib.suppress(Exception):
             close_notebook(page)
+        end_sessions(jupyterlab)
         timings.notebooks["05_playground (Run pressed)"] = time.monotonic() - started

@@ -410,6 +410,12 @@ def test_the_check_finds_the_issue_s_overprinted_labels() -> None:
     assert any("overlaps" in p and "calls" in p for p in text_problems(figure))
 
 
+def test_a_figure_function_without_cases_fails_loudly() -> None:
+    """A new plot_* found in helpers but given no cases here fails, naming itself and what to do."""
+    with pytest.raises(pytest.fail.Exception, match=r"helpers\.new_figures\.plot_new has no drawing cases"):
+        test_no_text_overlaps_or_leaves_the_figure("helpers.new_figures.plot_new")
+
+
 def test_wrapped_labels_fit_their_width() -> None:
     from helpers.plots import text_inches, wrap_text
 
