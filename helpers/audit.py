@@ -70,6 +70,25 @@ class AuditReport:
         return "\n".join(lines)
 
 
+def audit_plan(
+    repeats: int = 3,
+    task: str = "article",
+    seed: int = DEFAULT_SEED,
+    epochs: int = 10,
+    record_epochs: bool = False,
+    **settings: Any,
+) -> tuple[list[RunConfig], list[bool]]:
+    """The audit's runs (unseeded, seeded, CPU-forced, ``repeats`` each) and which of them keep their
+    per-epoch weights (the first seeded and the first CPU-forced, when ``record_epochs``)."""
+    repeats = check_repeats(repeats)
+    if repeats < 2:
+        raise ConfigError("the audit compares runs with each other, so it needs at least 2 repeats.")
+    plan = [(mode, repeat) for mode in MODES_IN_ORDER for repeat in range(repeats)]
+    configs = [RunConfig.for_mode(mode, seed=None if mode == "unseeded" else seed, task=task, epochs=epochs,
+                                  **settings) for mode, _ in plan]
+    return configs, [record_epochs and mode != "unseeded" and repeat == 0 for mode, repeat in plan]
+
+
 def run_audit(
     repeats: int = 3,
     task: str = "article",
@@ -87,13 +106,7 @@ def run_audit(
     ``jit_compile``, ``batch_size``). ``record_epochs`` keeps the per-epoch weights of the
     first seeded and the first CPU-forced run, which is what a card needs to be compared by distance.
     """
-    repeats = check_repeats(repeats)
-    if repeats < 2:
-        raise ConfigError("the audit compares runs with each other, so it needs at least 2 repeats.")
-    plan = [(mode, repeat) for mode in MODES_IN_ORDER for repeat in range(repeats)]
-    configs = [RunConfig.for_mode(mode, seed=None if mode == "unseeded" else seed, task=task, epochs=epochs,
-                                  **settings) for mode, _ in plan]
-    recording = [record_epochs and mode != "unseeded" and repeat == 0 for mode, repeat in plan]
+    configs, recording = audit_plan(repeats, task, seed, epochs, record_epochs, **settings)
     started = time.perf_counter()
     results = run_configs(configs, processes=processes, parallel=parallel, progress=progress,
                           record_epochs=recording)

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from helpers.audit import run_audit
+from helpers.audit import audit_plan, audit_verdicts
 from helpers.cardfile import Card, card_document, card_from_document, check_writable, parse_document, write_card
-from helpers.config import DEFAULT_SEED, ConfigError
-from helpers.runner import RunError, RunInterrupted
+from helpers.config import DEFAULT_SEED, ConfigError, RunConfig
+from helpers.results import RunResult
+from helpers.runner import RunError, RunInterrupted, run_configs
 
 STANDARD_REPEATS = 2
+
+
+@dataclass(frozen=True)
+class _Planned:
+    path: Path | None
+    note: str
+    command: str
+    size: int  # how many runs of the batch are this card's
 
 
 def make_card(
@@ -45,32 +56,75 @@ def make_card(
     the ones that finished and, when ``path`` was given, they are written there; so does
     :class:`RunInterrupted` when the user stops the runs.
     """
-    if path is not None:
-        path = check_writable(path)
-    if not isinstance(note, str) or len(note) > 300:
-        raise ConfigError("the note must be text of at most 300 characters.")
-    if env is not None and not isinstance(env, Mapping):
-        raise ConfigError(f"env must map names to values, such as {{'ONEDNN_MAX_CPU_ISA': 'AVX2'}}, not {env!r}.")
-    settings = {"env": tuple((env or {}).items()), "op_determinism": op_determinism, "jit_compile": jit_compile}
-    command = command or _api_command(seed, task, epochs, repeats, dict(env or {}), op_determinism, jit_compile)
+    card = {"path": path, "seed": seed, "task": task, "epochs": epochs, "repeats": repeats, "env": env,
+            "op_determinism": op_determinism, "jit_compile": jit_compile, "note": note, "command": command}
+    return make_cards([card], processes=processes, progress=progress)[0]
+
+
+def make_cards(cards: Sequence[Mapping[str, Any]], *, processes: str = "warm", progress: bool = True) -> list[Card]:
+    """Several cards (each a mapping of :func:`make_card`'s arguments) from one batch of runs.
+
+    One batch lets the workers of every card share the cores, which is quicker than one card
+    after another (the demonstration workshop makes four this way).
+    """
+    planned: list[_Planned] = []
+    configs: list[RunConfig] = []
+    recording: list[bool] = []
+    for card in cards:
+        spec = {"seed": DEFAULT_SEED, "task": "article", "epochs": 10, "repeats": STANDARD_REPEATS, "env": None,
+                "op_determinism": False, "jit_compile": False, "note": "", "command": None, "path": None, **card}
+        path = None if spec["path"] is None else check_writable(spec["path"])
+        note, env = spec["note"], spec["env"]
+        if not isinstance(note, str) or len(note) > 300:
+            raise ConfigError("the note must be text of at most 300 characters.")
+        if env is not None and not isinstance(env, Mapping):
+            raise ConfigError(f"env must map names to values, such as {{'ONEDNN_MAX_CPU_ISA': 'AVX2'}}, not {env!r}.")
+        settings = {"env": tuple((env or {}).items()), "op_determinism": spec["op_determinism"],
+                    "jit_compile": spec["jit_compile"]}
+        mine, keep = audit_plan(spec["repeats"], spec["task"], spec["seed"], spec["epochs"], True, **settings)
+        command = spec["command"] or _api_command(spec["seed"], spec["task"], spec["epochs"], spec["repeats"],
+                                                  dict(env or {}), spec["op_determinism"], spec["jit_compile"])
+        planned.append(_Planned(path, note, command, len(mine)))
+        configs += mine
+        recording += keep
     try:
-        report = run_audit(repeats=repeats, task=task, seed=seed, processes=processes, progress=progress,
-                           epochs=epochs, record_epochs=True, **settings)
+        results = run_configs(configs, processes=processes, progress=progress, record_epochs=recording)
     except (RunError, RunInterrupted) as exc:
-        if path is not None and exc.completed:
-            write_card(path, card_document(exc.completed, command, note=note))
-            if isinstance(exc, RunInterrupted):
-                raise RunInterrupted(f"{str(exc).rstrip('.')}. The {len(exc.completed)} runs that finished are "
-                                     f"in {path}.", exc.completed, exc.total, saved_to=str(path)) from None
-            raise RunError(f"{str(exc).rstrip('.')}. The {len(exc.completed)} runs that finished are in {path}.",
-                           exc.completed) from None
-        raise
-    document = card_document(report.results, command, report.verdicts, note)
-    name = path.name if path is not None else "this machine"
-    if path is not None:
-        write_card(path, document)
-    # Through JSON and the loader, so this card is exactly what anyone who loads the file gets.
-    return card_from_document(parse_document(json.dumps(document), name), name, path)
+        raise _kept(exc, planned) from None
+    made = []
+    for plan, mine in zip(planned, _split(results, planned), strict=True):
+        document = card_document(mine, plan.command, audit_verdicts(mine), plan.note)
+        name = plan.path.name if plan.path is not None else "this machine"
+        if plan.path is not None:
+            write_card(plan.path, document)
+        # Through JSON and the loader, so this card is exactly what anyone who loads the file gets.
+        made.append(card_from_document(parse_document(json.dumps(document), name), name, plan.path))
+    return made
+
+
+def _split(results: Sequence[RunResult], planned: Sequence[_Planned]) -> list[list[RunResult]]:
+    """Each card's runs, by their position in the batch."""
+    bounds, start = [], 0
+    for plan in planned:
+        bounds.append((start, start + plan.size))
+        start += plan.size
+    return [[r for r in results if low <= r.index < high] for low, high in bounds]
+
+
+def _kept(exc: RunError | RunInterrupted, planned: Sequence[_Planned]) -> RunError | RunInterrupted:
+    """Write what finished of each card to its file, and say where."""
+    written = []
+    for plan, mine in zip(planned, _split(exc.completed, planned), strict=True):
+        if plan.path is not None and mine:
+            write_card(plan.path, card_document(mine, plan.command, note=plan.note))
+            written.append(str(plan.path))
+    if not written:
+        return exc
+    where = ", ".join(written)
+    message = f"{str(exc).rstrip('.')}. The {len(exc.completed)} runs that finished are in {where}."
+    if isinstance(exc, RunInterrupted):
+        return RunInterrupted(message, exc.completed, exc.total, saved_to=where)
+    return RunError(message, exc.completed)
 
 
 def _api_command(seed: int, task: str, epochs: int, repeats: int, env: dict[str, str], op_determinism: bool,

@@ -173,15 +173,14 @@ DEMO_PARTICIPANTS: tuple[tuple[str, dict[str, str], str], ...] = (
 def make_demo_cards(folder: str | Path, progress: bool = False) -> list[Path]:
     """Fill ``folder`` with a demonstration workshop made here and now: four participants' cards
     (two of them imitating other machines, and saying so in their note) and two files that are
-    not cards, as a real workshop always has. Takes about 30 s on two cores."""
-    from helpers.card import make_card
+    not cards, as a real workshop always has. The four cards come from one batch of runs."""
+    from helpers.card import make_cards
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, env, note in DEMO_PARTICIPANTS:
-        card = make_card(folder / f"card-{name}.json", env=env, note=note, progress=progress)
-        paths.append(card.path or folder / f"card-{name}.json")
+    made = make_cards([{"path": folder / f"card-{name}.json", "env": env, "note": note}
+                       for name, env, note in DEMO_PARTICIPANTS], progress=progress)
+    paths = [card.path for card in made if card.path is not None]
     text = paths[0].read_text(encoding="utf-8")
     (folder / "card-eve.json").write_text(text[: len(text) // 2], encoding="utf-8")  # an upload cut short
     (folder / "notes.json").write_text('{"todo": "bring my card"}\n', encoding="utf-8")
