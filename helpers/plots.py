@@ -28,7 +28,7 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation, blended_transform_factory
 
-from helpers.results import RunResult
+from helpers.results import RunResult, kinds
 
 # --------------------------------------------------------------------------- layout primitives
 
@@ -291,16 +291,6 @@ def identity_groups(results: Sequence[RunResult]) -> list[int | None]:
         else:
             groups.append(numbering.setdefault(r.weights_sha256, len(numbering)))
     return groups
-
-
-def kinds(results: Sequence[RunResult]) -> list[str]:
-    """Each run's kind, as a figure names it: its label, and its task, epochs or batch size when
-    those vary among ``results`` (the label leaves them out, and runs of the article's task and of
-    the learnable one must not share a row)."""
-    shown = [(field, name) for field, name in (("task", "{} task"), ("epochs", "{} epochs"), ("batch_size", "batch {}"))
-             if len({getattr(r.config, field) for r in results}) > 1]
-    return [", ".join([r.config.label, *(name.format(getattr(r.config, field)) for field, name in shown)])
-            for r in results]
 
 
 def plot_accuracy(results: Sequence[RunResult], ax: Axes | None = None, title: str | None = None) -> Figure:

@@ -102,11 +102,22 @@ def to_frame(results: Sequence[RunResult]) -> pd.DataFrame:
     return frame
 
 
+def kinds(results: Sequence[RunResult]) -> list[str]:
+    """Each run's kind, as a figure names it: its label, and its task, epochs or batch size when
+    those vary among ``results`` (the label leaves them out, and runs of the article's task and of
+    the learnable one must not share a row)."""
+    shown = [(field, name) for field, name in (("task", "{} task"), ("epochs", "{} epochs"), ("batch_size", "batch {}"))
+             if len({getattr(r.config, field) for r in results}) > 1]
+    return [", ".join([r.config.label, *(name.format(getattr(r.config, field)) for field, name in shown)])
+            for r in results]
+
+
 def summary_by_label(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Spread of test accuracy and number of distinct weights for each kind of run."""
+    """Spread of test accuracy and number of distinct weights for each kind of run (see :func:`kinds`)."""
     frame = to_frame(results)
     if frame.empty:
         return pd.DataFrame(columns=["runs", "distinct weights", "accuracy min", "accuracy max", "accuracy spread"])
+    frame["label"] = kinds(results)
     grouped = frame.groupby("label", sort=False)
     summary = pd.DataFrame({
         "runs": grouped.size(),

@@ -4,6 +4,7 @@ costs about 2 s, so they share runs through module-scoped fixtures where they ca
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,41 @@ from helpers.config import RunConfig
 from helpers.results import RunResult
 
 REPO = Path(__file__).resolve().parents[1]
+# Chromium-family browsers Playwright can drive, by platform; REPRO_LAB_BROWSER names another.
+BROWSERS = {
+    "linux": ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"],
+    "darwin": ["/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+               "/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+               "/Applications/Chromium.app/Contents/MacOS/Chromium"],
+    "win32": [r"%ProgramFiles(x86)%\Microsoft\Edge\Application\msedge.exe",
+              r"%ProgramFiles%\Microsoft\Edge\Application\msedge.exe",
+              r"%ProgramFiles%\Google\Chrome\Application\chrome.exe"],
+}
+
+
+def find_browser() -> Path | None:
+    """The browser the notebooks run in: REPRO_LAB_BROWSER, else the first of BROWSERS installed."""
+    named = os.environ.get("REPRO_LAB_BROWSER")
+    platform = "linux" if sys.platform.startswith("linux") else sys.platform
+    for candidate in [named] if named else BROWSERS.get(platform, []):
+        path = Path(os.path.expandvars(candidate))
+        if path.is_file():
+            return path
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run each notebook once per session: in the browser test when it runs (it checks the same
+    verdicts as nbval, and more), under nbval otherwise (a notebook on its own, the Colab check,
+    a machine without a browser)."""
+    in_browser = any(item.path.name == "test_browser.py" and item.name.startswith("test_notebook_runs")
+                     for item in items)
+    if not (in_browser and find_browser() is not None):
+        return
+    by_nbval = [item for item in items if item.path.suffix == ".ipynb"]
+    if by_nbval:
+        config.hook.pytest_deselected(items=by_nbval)
+        items[:] = [item for item in items if item.path.suffix != ".ipynb"]
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

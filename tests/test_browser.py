@@ -17,6 +17,7 @@ installs with apt.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -33,12 +34,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import find_browser
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 PLAYGROUND = "05_playground"
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_SECONDS = 60
@@ -144,11 +146,20 @@ def write_settings(home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    """Debian's Chromium; missing is a failure, not a skip, so CI cannot pass without the browser test."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; install Debian's Chromium with `apt-get install chromium` "
+    """A Chromium-family browser: Debian's Chromium on Linux (and in CI), Chrome or Edge on macOS and
+    Windows. Missing is a failure on Linux and in CI, so CI cannot pass without the browser test;
+    elsewhere the test is skipped with the sentence that says how to get one (and the notebooks run
+    under nbval instead: see conftest.py)."""
+    found = find_browser()
+    if found is not None:
+        return found
+    if os.environ.get("REPRO_LAB_BROWSER"):
+        pytest.fail(f"REPRO_LAB_BROWSER names {os.environ['REPRO_LAB_BROWSER']}, which is not a file.")
+    if sys.platform.startswith("linux") or os.environ.get("CI"):
+        pytest.fail("Chromium is missing; install Debian's Chromium with `apt-get install chromium` "
                     "(CI does this in .ci/run).")
-    return CHROMIUM
+    pytest.skip("no Chrome, Edge or Chromium found; install Google Chrome, or set REPRO_LAB_BROWSER to a "
+                "Chromium-family browser, to run the notebooks in a real browser.")
 
 
 @pytest.fixture(scope="module")
@@ -339,6 +350,35 @@ def problems_of(cells: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _load_verdicts_tool() -> Any:
+    # tools/ is a folder of scripts, not a package: load the file under a name of its own.
+    spec = importlib.util.spec_from_file_location("repro_lab_notebook_verdicts",
+                                                  REPO / "tools" / "notebook_verdicts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+VERDICTS = _load_verdicts_tool()
+VERDICTS_MARKER = "# NBVAL_CHECK_OUTPUT"
+
+
+def verdict_problems(notebook: Path, cells: list[dict[str, Any]]) -> list[str]:
+    """The verdict cells' printed lines against ``tests/verdicts/<notebook>.toml``: what nbval would
+    compare, so a notebook run here need not run under nbval too (see conftest.py)."""
+    marked = [(cell["index"], {"execution_count": cell["count"],
+                               "outputs": [{"output_type": o["type"], "name": o["name"], "text": o["text"]}
+                                           for o in cell["outputs"]]})
+              for cell in cells
+              if cell["type"] == "code" and cell["source"].lstrip().startswith(VERDICTS_MARKER)]
+    registry = VERDICTS.registry_path(notebook.name)
+    if not marked and not (REPO / registry).exists():
+        return []
+    expected = VERDICTS.parse_registry((REPO / registry).read_text(encoding="utf-8"), registry.as_posix())
+    return VERDICTS.cell_problems(notebook.name, marked, expected, registry.as_posix())
+
+
 SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
 
 
@@ -407,7 +447,7 @@ def test_notebook_runs_in_jupyterlab(notebook: Path, lab_page: Any, jupyterlab: 
         cells = page.evaluate(READ_NOTEBOOK)
         (ARTIFACTS / f"{notebook.stem}-outputs.json").write_text(json.dumps(cells, indent=1), encoding="utf-8")
         screenshot_notebook(page, notebook.stem)
-        problems = problems_of(cells)
+        problems = problems_of(cells) + verdict_problems(notebook, cells)
         if not result.get("ok") and not problems:
             problems.append(f"Run All did not finish cleanly: {result}")
         assert not problems, f"{notebook.name} in JupyterLab:\n" + "\n".join(problems)
@@ -483,3 +523,25 @@ def test_playground_panel_runs_in_jupyterlab(lab_page: Any, jupyterlab: str, lab
             close_notebook(page)
         end_sessions(jupyterlab)
         timings.notebooks["05_playground (Run pressed)"] = time.monotonic() - started
+
+
+def test_the_browser_run_checks_the_verdicts_as_nbval_would() -> None:
+    """What the notebooks print in the browser is held to tests/verdicts/, so a flipped or missing
+    verdict fails here as it would under nbval (which the browser run replaces in a session)."""
+    lines = "the two cards: same data: True\nthe two cards: same initial weights: True\n" \
+            "compare names the oneDNN cap as a factor: True\n"
+    good = {"index": 19, "type": "code", "count": 3, "source": "# NBVAL_CHECK_OUTPUT\nstages",
+            "outputs": [{"type": "stream", "name": "stdout", "text": lines}]}
+    imitate = {"index": 23, "type": "code", "count": 4, "source": "# NBVAL_CHECK_OUTPUT\nprint(Verdict(",
+               "outputs": [{"type": "stream", "name": "stdout",
+                            "text": "imitate reproduces the other card's weights bit for bit: True\n"}]}
+    notebook = NOTEBOOK_DIR / "04_across_machines.ipynb"
+    assert verdict_problems(notebook, [good, imitate]) == []
+    flipped = {**imitate, "outputs": [{**imitate["outputs"][0], "text": imitate["outputs"][0]["text"]
+                                       .replace("True", "False")}]}
+    (problem,) = verdict_problems(notebook, [good, flipped])
+    assert "bit for bit: False\", expected \"imitate reproduces the other card's weights bit for bit: True\"" in problem
+    (missing,) = verdict_problems(notebook, [good])
+    assert "has 1 verdict cells but tests/verdicts/04_across_machines.toml lists 2" in missing
+    unrun = {**imitate, "count": None}
+    assert "no execution count" in verdict_problems(notebook, [good, unrun])[0]

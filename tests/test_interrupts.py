@@ -55,8 +55,11 @@ def kill_a_worker_mid_run(count: int = 1, after: float = 3.0) -> threading.Threa
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; Windows delivers Ctrl-C as a console event")
 def test_ctrl_c_ends_the_runs_at_once_and_keeps_the_finished_ones(tmp_path: Path) -> None:
     out = tmp_path / "audit.json"
+    # As from a terminal: Ctrl-C's default action restored, even when this test runs in a background job
+    # (which starts with SIGINT ignored, and Python then installs no KeyboardInterrupt for it).
     process = subprocess.Popen([sys.executable, "-m", "helpers", "audit", "--repeats", "3", "--epochs", "40",
-                                "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+                                "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen: list[str] = []
     threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")), daemon=True).start()
     finished = re.compile(r"\b([1-8])/9\b")

@@ -231,10 +231,11 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
-    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert "python3 tools/lab.py test" in ci
-    assert ci.index("python3 tools/lab.py test") < ci.index("python3 tools/colab_check.py"), (
-        "the Colab check runs after the README's test command")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    # The README's test command, failing CI when it fails; the Colab check beside it, waited for.
+    assert re.search(r"^python3 tools/lab\.py test \|\| status=\$\?$", ci, re.MULTILINE)
+    assert re.search(r'^python3 tools/colab_check\.py >"\$colab_log" 2>&1 &$', ci, re.MULTILINE)
+    assert 'wait "$colab" || colab_status=$?' in ci and "exit 1" in ci
     for command in ("python3 tools/lab.py", "python3 tools/lab.py test", "py tools/lab.py", "py tools/lab.py test"):
         assert re.search(rf"^{re.escape(command)}(\s|$)", README, re.MULTILINE), f"README lacks `{command}`"
     make = (REPO / "Makefile").read_text(encoding="utf-8")

@@ -95,3 +95,15 @@ def test_select_picks_by_config_fields() -> None:
     assert R.select([seeded, unseeded], seed=None) == [unseeded]
     assert R.select([seeded, unseeded], seed=42, device="auto") == [seeded]
     assert R.select([seeded, unseeded], device="cpu") == []
+
+
+def test_the_summary_keeps_tasks_apart() -> None:
+    """Notebook 01 summarises article-task and learnable-task runs together: they are different kinds."""
+    from helpers.results import summary_by_label
+    from tests.conftest import make_result
+
+    runs = [make_result("a", seed=None), make_result("b", seed=None), make_result("c", seed=None, task="learnable")]
+    summary = summary_by_label(runs)
+    assert summary.index.tolist() == ["unseeded, article task", "unseeded, learnable task"]
+    assert summary["runs"].tolist() == [2, 1]
+    assert summary_by_label(runs[:2]).index.tolist() == ["unseeded"]
