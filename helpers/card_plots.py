@@ -64,13 +64,19 @@ def plot_comparison(comparison: Comparison) -> Figure:
     floor = min(positive) / 10 if positive else 1e-9
     handles = []
     for i, setting in enumerate(settings):
-        values = np.array([d if d > 0 else floor for d in setting.distance or []])
+        distance = setting.distance or []
+        values = np.array([d if d > 0 else floor for d in distance])
         colour, line = style(i)
         marker, size, width = _MODE_STYLE.get(setting.key[0], ("^", 6, 1.5))
+        # The setting's own marker only where the weights differ: on identical epochs a marker of the
+        # same colour would hide the ▼ that says "identical".
+        differing = [j for j, d in enumerate(distance) if d > 0]
         drawn = left.plot(setting.epochs, values, color=colour, linestyle=line, linewidth=width, marker=marker,
-                          markersize=size, zorder=2 + 1 / size)
-        zeros = [e for e, d in zip(setting.epochs or [], setting.distance or [], strict=True) if d == 0]
-        left.scatter(zeros, [floor] * len(zeros), color=colour, marker="v", s=50, zorder=3)
+                          markersize=size, markevery=differing, zorder=2 + 1 / size)
+        zeros = [e for e, d in zip(setting.epochs or [], distance, strict=True) if d == 0]
+        # Sized like the setting's marker, the smaller on top, so coinciding ▼s all show.
+        left.scatter(zeros, [floor] * len(zeros), color=colour, marker="v", s=(1.6 * size) ** 2,
+                     edgecolor="black", linewidth=0.6, zorder=3 + 1 / size)
         handles += drawn
     left.set_yscale("log")
     left.set_ylim(floor / 3, max(positive + [floor]) * 10)
