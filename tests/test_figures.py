@@ -460,3 +460,20 @@ def test_the_figures_keep_their_meaning() -> None:
     for collection in ax.collections:
         ((accuracy, row),) = collection.get_offsets()
         assert labels[round(row)] in {r.config.label for r in results if r.test_accuracy == accuracy}
+
+
+def test_identical_epochs_show_their_triangle() -> None:
+    """In the comparison plot an identical epoch is a ▼ on the floor; the line's own marker (same colour,
+    larger) is left off there, or it would hide the ▼ (seen in 04's screenshot)."""
+    from helpers.card_plots import plot_comparison
+
+    compared = comparison(2, "card-a.json", "card-b.json")
+    left = plot_comparison(compared).axes[0]
+    lines = [line for line in left.get_lines() if line.get_marker() not in ("None", "", None)]
+    triangles = [c for c in left.collections if len(c.get_offsets())]
+    assert len(lines) == len(compared.settings) == len(triangles)
+    for line, triangle, setting in zip(lines, triangles, compared.settings, strict=True):
+        zeros = [j for j, d in enumerate(setting.distance) if d == 0]
+        assert zeros, "the case must have identical epochs"
+        assert sorted(line.get_markevery()) == [j for j, d in enumerate(setting.distance) if d > 0]
+        assert [round(x) for x, _ in triangle.get_offsets()] == [setting.epochs[j] for j in zeros]
