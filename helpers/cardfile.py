@@ -34,6 +34,7 @@ READABLE_VERSIONS = (1, 2)
 # A standard card is about 250 KB; an audit with 50 repeats about 400 KB. Far bigger is not a card.
 MAX_CARD_BYTES = 4_000_000
 MESSAGE_CHARS = 160  # schema messages quote the bad value; keep the sentence readable
+KEY_CHARS = 40  # a key quoted in the path to a bad value, at most
 
 Trajectory = tuple[list[int], list[list[np.ndarray]]]
 
@@ -154,13 +155,23 @@ def parse_document(text: str, where: str) -> dict[str, Any]:
     return document
 
 
+def _path_step(step: int | str) -> str:
+    """One step of the path to a bad value. Keys come from the card's author and may hold anything, a line
+    break included: an unusual one is quoted (escaped) and cut short, so the message stays one sentence."""
+    if isinstance(step, int):
+        return f"[{step}]"
+    if step.isidentifier():
+        return f".{step}" if len(step) <= KEY_CHARS else f".{step[:KEY_CHARS]}…"
+    return f"[{step!r}]" if len(step) <= KEY_CHARS else f"[{step[:KEY_CHARS]!r}…]"
+
+
 def _first_error(document: dict[str, Any]) -> str | None:
     import jsonschema
 
     error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
     if error is None:
         return None
-    at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    at = "".join(_path_step(step) for step in error.absolute_path).lstrip(".")
     message = error.message if len(error.message) <= MESSAGE_CHARS else error.message[:MESSAGE_CHARS] + "…"
     return f"{at or 'the top level'}: {message.rstrip('.')}"
 
