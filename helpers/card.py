@@ -18,7 +18,7 @@ from typing import Any
 
 from helpers.audit import audit_plan, audit_verdicts
 from helpers.cardfile import Card, card_document, card_from_document, check_writable, parse_document, write_card
-from helpers.config import DEFAULT_SEED, ConfigError, RunConfig
+from helpers.config import DEFAULT_SEED, ConfigError, RunConfig, shown
 from helpers.results import RunResult
 from helpers.runner import RunError, RunInterrupted, run_configs
 
@@ -78,7 +78,8 @@ def make_cards(cards: Sequence[Mapping[str, Any]], *, processes: str = "warm", p
         if not isinstance(note, str) or len(note) > 300:
             raise ConfigError("the note must be text of at most 300 characters.")
         if env is not None and not isinstance(env, Mapping):
-            raise ConfigError(f"env must map names to values, such as {{'ONEDNN_MAX_CPU_ISA': 'AVX2'}}, not {env!r}.")
+            raise ConfigError("env must map names to values, such as {'ONEDNN_MAX_CPU_ISA': 'AVX2'}, "
+                              f"not {shown(env)}.")
         settings = {"env": tuple((env or {}).items()), "op_determinism": spec["op_determinism"],
                     "jit_compile": spec["jit_compile"]}
         mine, keep = audit_plan(spec["repeats"], spec["task"], spec["seed"], spec["epochs"], True, **settings)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from helpers.config import DEFAULT_SEED, MAX_REPEATS, MODES, TASKS, ConfigError
+from helpers.config import DEFAULT_SEED, MAX_REPEATS, MODES, TASKS, ConfigError, shown
 
 EXIT_ERROR = 2
 
@@ -323,7 +323,7 @@ def _diverge(args: argparse.Namespace) -> int:
     for item in args.b_env:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--b-env takes KEY=VALUE, such as ONEDNN_MAX_CPU_ISA=SSE41, not {item!r}.")
+            raise ConfigError(f"--b-env takes KEY=VALUE, such as ONEDNN_MAX_CPU_ISA=SSE41, not {shown(item)}.")
         env[key] = value
     a = RunConfig(seed=args.seed, task=args.task, epochs=args.epochs, batch_size=args.batch_size)
     b_seed = None if args.b_unseeded else (args.b_seed if args.b_seed is not None else "same")

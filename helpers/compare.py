@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.cardfile import Card, load_card
-from helpers.config import ConfigError
+from helpers.config import ConfigError, shown
 from helpers.fingerprint import best_instruction_set, machine_label
 from helpers.results import RunResult
 from helpers.weights import max_abs_difference
@@ -395,7 +395,7 @@ def compare_cards(a: Card | str | Path, b: Card | str | Path, setting: str | Non
                           "make both with `python -m helpers card` (same seed, task and epochs).")
     settings = [compare_runs(card_a, reps_a[k], card_b, reps_b[k]) for k in shared]
     if setting is not None and setting not in ("seeded", "cpu"):
-        raise ConfigError(f"setting must be seeded or cpu, not {setting!r}.")
+        raise ConfigError(f"setting must be seeded or cpu, not {shown(setting)}.")
     wanted = [setting] if setting else ["seeded", "cpu"]
     primary = next((s for mode in wanted for s in settings if s.key[0] == mode), None)
     if primary is None:

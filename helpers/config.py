@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,18 +44,32 @@ class ConfigError(ValueError):
     """A setting is out of range or of the wrong kind; the message is one plain sentence."""
 
 
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 3, 40, 40, 40
+_SHORT.maxtuple = _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxset = 4
+
+
+def shown(value: Any) -> str:
+    """A bad value as a message quotes it: its repr, escaped (no line breaks) and cut short, so that a
+    huge or strange value (from an untrusted card, say) still leaves one readable sentence."""
+    try:
+        return _SHORT.repr(value)
+    except ValueError:  # an int too long for Python to write out at all
+        return "a number too long to show"
+
+
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {shown(value)}.")
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, not {value}.")
+        raise ConfigError(f"{name} must be from {low} to {high}, not {shown(value)}.")
     return value
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """Validate a setting that takes one of a few named values."""
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {shown(value)}.")
     return value
 
 
@@ -92,17 +107,17 @@ class RunConfig:
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
         if isinstance(self.seed_calls, str) or not isinstance(self.seed_calls, (tuple, list)):
-            raise ConfigError(f"seed calls must be a list such as ['python', 'numpy'], not {self.seed_calls!r}.")
+            raise ConfigError(f"seed calls must be a list such as ['python', 'numpy'], not {shown(self.seed_calls)}.")
         calls = tuple(self.seed_calls)
         for call in calls:
             check_choice("each seed call", call, SEED_CALLS)
         if len(set(calls)) != len(calls):
-            raise ConfigError(f"seed calls must not repeat, got {calls}.")
+            raise ConfigError(f"seed calls must not repeat, got {shown(calls)}.")
         # Keep the article's order whatever order the caller listed them in.
         object.__setattr__(self, "seed_calls", tuple(c for c in SEED_CALLS if c in calls))
         for flag in ("op_determinism", "jit_compile"):
             if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
+                raise ConfigError(f"{flag} must be True or False, not {shown(getattr(self, flag))}.")
         if self.op_determinism and (self.seed is None or "tensorflow" not in self.seed_calls):
             # TensorFlow itself refuses: "Random ops require a seed to be set when determinism is enabled".
             raise ConfigError("op determinism needs TensorFlow's seed (tf.random.set_seed): TensorFlow refuses "
@@ -111,11 +126,11 @@ class RunConfig:
             env = dict(self.env)
         except (TypeError, ValueError):
             raise ConfigError(f"env must be NAME=VALUE pairs such as (('ONEDNN_MAX_CPU_ISA', 'AVX2'),), "
-                              f"not {self.env!r}.") from None
+                              f"not {shown(self.env)}.") from None
         for key, value in env.items():
             if not (isinstance(key, str) and isinstance(value, str) and ENV_NAME.fullmatch(key) and "\0" not in value):
                 raise ConfigError(f"environment entries must be a variable name and a text value, "
-                                  f"not {key!r}={value!r}.")
+                                  f"not {shown(key)}={shown(value)}.")
         if "CUDA_VISIBLE_DEVICES" in env or "PYTHONHASHSEED" in env:
             raise ConfigError("set the device and the seed with their own settings, not through env.")
         object.__setattr__(self, "env", tuple(sorted(env.items())))
@@ -130,7 +145,7 @@ class RunConfig:
         check_choice("mode", mode, MODES)
         if mode == "unseeded":
             if seed is not DEFAULT and seed is not None:
-                raise ConfigError(f"unseeded runs take no seed (got {seed!r}); drop the seed, or use mode seeded.")
+                raise ConfigError(f"unseeded runs take no seed (got {shown(seed)}); drop the seed, or use mode seeded.")
             return cls(seed=None, **kwargs)
         if seed is DEFAULT:
             seed = DEFAULT_SEED
@@ -186,6 +201,6 @@ class RunConfig:
         values = {key: value for key, value in data.items() if key in known}
         env = data.get("env", {})
         if not isinstance(env, dict):
-            raise ConfigError(f"env must map variable names to values, not {env!r}.")
+            raise ConfigError(f"env must map variable names to values, not {shown(env)}.")
         values["env"] = tuple(env.items())
         return cls(**values)

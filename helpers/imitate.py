@@ -17,7 +17,7 @@ from typing import Any
 
 from helpers.cardfile import Card, load_card
 from helpers.compare import representative_runs, setting_key, setting_label
-from helpers.config import ConfigError, RunConfig
+from helpers.config import ConfigError, RunConfig, shown
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult
 from helpers.runner import run_configs
@@ -228,7 +228,7 @@ def _unique(attempts: list[Settings]) -> list[Settings]:
 
 def _choose_target(card: Card, setting: str | None) -> tuple[RunResult, list[str]]:
     if setting is not None and setting not in ("seeded", "cpu"):
-        raise ConfigError(f"setting must be seeded or cpu, not {setting!r}.")
+        raise ConfigError(f"setting must be seeded or cpu, not {shown(setting)}.")
     runs = {key[0]: run for key, run in representative_runs(card).items()}
     notes: list[str] = []
     if not runs:

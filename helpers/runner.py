@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from helpers.config import DEFAULT, ConfigError, RunConfig, check_choice, check_repeats
+from helpers.config import DEFAULT, ConfigError, RunConfig, check_choice, check_repeats, shown
 from helpers.devices import device_environment
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult
@@ -322,7 +322,7 @@ def run_configs(
     if parallel is None:
         parallel = default_parallel(configs, processes)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
-        raise ConfigError(f"parallel must be a whole number of at least 1, not {parallel!r}.")
+        raise ConfigError(f"parallel must be a whole number of at least 1, not {shown(parallel)}.")
     slots = min(parallel, len(configs))
     threads = thread_environment(slots)
 

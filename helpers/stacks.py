@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from helpers.config import ConfigError
+from helpers.config import ConfigError, shown
 from helpers.results import Verdict
 
 APP_NAME = "keras-repro-lab"
@@ -190,9 +190,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tensorflow, str) or not VERSION.match(self.tensorflow):
-            raise ConfigError(f"a TensorFlow version looks like 2.15.1, not {self.tensorflow!r}.")
+            raise ConfigError(f"a TensorFlow version looks like 2.15.1, not {shown(self.tensorflow)}.")
         if self.keras is not None and (not isinstance(self.keras, str) or not VERSION.match(self.keras)):
-            raise ConfigError(f"a Keras version looks like 3.13.2, not {self.keras!r}.")
+            raise ConfigError(f"a Keras version looks like 3.13.2, not {shown(self.keras)}.")
 
     @property
     def label(self) -> str:

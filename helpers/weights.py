@@ -93,7 +93,10 @@ def decode(encoded: dict[str, Any]) -> tuple[list[int], list[list[np.ndarray]]]:
         epochs = [int(e) for e in encoded["epochs"]]
         hashes = list(encoded["sha256"])
         if encoded.get("encoding") != ENCODING:
-            raise WeightsError(f"the weights use an encoding this lab does not know ({encoded.get('encoding')!r}).")
+            # Cut short, as config.shown would; that cannot be imported here: other TensorFlow stacks run
+            # this module from a copy of a few files (stacks.HARNESS_FILES), without config.
+            raise WeightsError("the weights use an encoding this lab does not know "
+                               f"({str(encoded.get('encoding'))[:40]!r}).")
         if any(n < 0 for shape in shapes for n in shape) or len(hashes) != len(epochs) or not epochs:
             raise WeightsError("the weights' shapes, epochs and hashes do not fit together.")
         size = sum(math.prod(shape) for shape in shapes)

@@ -39,6 +39,11 @@ def test_seed_calls_keep_the_articles_order() -> None:
         ({"seed_calls": ("numpy", "numpy")}, "must not repeat"),
         ({"op_determinism": "yes"}, "op_determinism must be True or False"),
         ({"env": (("CUDA_VISIBLE_DEVICES", "-1"),)}, "set the device and the seed with their own settings"),
+        # Huge or strange values are quoted short and escaped (found by Hypothesis): still one sentence.
+        ({"op_determinism": [(None, None)] * 500}, "not [(None, None), (None, None), (None, None), (None, None), ...]"),
+        ({"seed": 10**5000}, "seed must be from 0 to 4294967295, not a number too long to show."),
+        ({"seed": 10**50}, "not 100000000000000000...0000000000000000000."),
+        ({"env": (("A\nB", "x" * 10_000),)}, "not 'A\\nB'='xxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxx'."),
     ],
 )
 def test_bad_values_get_one_sentence(kwargs: dict, fragment: str) -> None:
@@ -46,7 +51,7 @@ def test_bad_values_get_one_sentence(kwargs: dict, fragment: str) -> None:
         RunConfig(**kwargs)
     message = str(caught.value)
     assert fragment in message
-    assert message.endswith(".") and "\n" not in message
+    assert message.endswith(".") and "\n" not in message and len(message) < 200
 
 
 def test_bad_mode_and_missing_seed() -> None:
