@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from helpers import __version__
-from helpers.config import ConfigError
+from helpers.config import ConfigError, shown
 from helpers.fingerprint import machine_fingerprint
 from helpers.results import RunResult, Verdict
 from helpers.weights import WeightsError, decode
@@ -34,7 +34,6 @@ READABLE_VERSIONS = (1, 2)
 # A standard card is about 250 KB; an audit with 50 repeats about 400 KB. Far bigger is not a card.
 MAX_CARD_BYTES = 4_000_000
 MESSAGE_CHARS = 160  # schema messages quote the bad value; keep the sentence readable
-KEY_CHARS = 40  # a key quoted in the path to a bad value, at most
 
 Trajectory = tuple[list[int], list[list[np.ndarray]]]
 
@@ -157,12 +156,11 @@ def parse_document(text: str, where: str) -> dict[str, Any]:
 
 def _path_step(step: int | str) -> str:
     """One step of the path to a bad value. Keys come from the card's author and may hold anything, a line
-    break included: an unusual one is quoted (escaped) and cut short, so the message stays one sentence."""
+    break included: a short plain name stands as it is, any other key is quoted as ``shown`` quotes values."""
     if isinstance(step, int):
         return f"[{step}]"
-    if step.isidentifier():
-        return f".{step}" if len(step) <= KEY_CHARS else f".{step[:KEY_CHARS]}…"
-    return f"[{step!r}]" if len(step) <= KEY_CHARS else f"[{step[:KEY_CHARS]!r}…]"
+    quoted = shown(step)
+    return f".{step}" if step.isidentifier() and quoted == repr(step) else f"[{quoted}]"
 
 
 def _first_error(document: dict[str, Any]) -> str | None:
