@@ -28,9 +28,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from helpers.config import RunConfig  # noqa: E402
-from helpers.diverge import diverge, run_b  # noqa: E402
-from helpers.runner import run_configs  # noqa: E402
+from helpers.core.config import RunConfig  # noqa: E402
+from helpers.running.runner import run_configs  # noqa: E402
+from helpers.training.diverge import diverge, run_b  # noqa: E402
 
 TARGET = 1.5
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import RunConfig
-from helpers.results import RunResult
+from helpers.core.config import RunConfig
+from helpers.core.results import RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 # Chromium-family browsers Playwright can drive, by platform; REPRO_LAB_BROWSER names another.
@@ -82,7 +82,7 @@ def make_fingerprint(**changes: object) -> dict:
                 "vector_flags": ["sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl"]},
         "numpy": "2.4.6", "tensorflow": "2.21.0", "keras": "3.15.1", "keras_backend": "tensorflow",
         "cuda_build": False, "cuda_version": None, "cudnn_version": None, "gpus": [], "gpu_models": [],
-        "tf32": True, "env": {}, "onednn_opts": "default (on for x86 builds)",
+        "tf32": True, "env": {},
         "intra_op_threads": 0, "inter_op_threads": 0, "op_determinism": False,
     }
     fingerprint.update(changes)
@@ -105,7 +105,7 @@ def make_result(weights: str = "a", seed: int | None = 42, fingerprint: dict | N
 @pytest.fixture(scope="session")
 def plain_card(tmp_path_factory: pytest.TempPathFactory):
     """This machine's standard card, made for real (about 10 s)."""
-    from helpers.card import make_card
+    from helpers.cards.making import make_card
 
     return make_card(tmp_path_factory.mktemp("cards") / "card-plain.json", progress=False)
 
@@ -113,7 +113,7 @@ def plain_card(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def older_cpu_card(tmp_path_factory: pytest.TempPathFactory):
     """The standard card made here with oneDNN capped at SSE4.1: an imitated older CPU, and labelled so."""
-    from helpers.card import make_card
+    from helpers.cards.making import make_card
 
     return make_card(tmp_path_factory.mktemp("cards") / "card-sse41.json", env={"ONEDNN_MAX_CPU_ISA": "SSE41"},
                      note="imitated: oneDNN capped at SSE4.1", progress=False)

@@ -1,16 +1,23 @@
 """Bad input across the command line, the API, the control panel and card loading: one sentence each.
 
-Every case below is run, and its message must contain the answer listed. The README's table of bad
-inputs is made from these cases (``python -m tests.test_bad_inputs`` prints it) and a test keeps the
-two equal, so the table shows what the lab really answers.
+Every case below is run, and its message must contain the answer listed. The table of bad inputs in
+docs/bad-inputs.md is made from these cases (``python -m tests.test_bad_inputs`` prints it) and a test
+keeps the two equal, so the table shows what the lab really answers.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +25,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import card, colab, compare, runner, workshop
-from helpers.cardfile import card_document, load_card
+from helpers.cards import colab, compare, workshop
+from helpers.cards import making as card
+from helpers.cards.fileformat import card_document, load_card
 from helpers.cli import main
-from helpers.config import ConfigError, RunConfig
-from helpers.panel import ControlPanel
-from helpers.weights import encode, weights_sha256
+from helpers.core.config import ConfigError, RunConfig
+from helpers.core.weights import encode, weights_sha256
+from helpers.running import runner
+from helpers.views.panel import ControlPanel
 from tests.conftest import REPO, make_result
 
 MARK_START, MARK_END = "<!-- bad-inputs:start -->", "<!-- bad-inputs:end -->"
+TABLE_DOC = Path("docs") / "bad-inputs.md"  # relative to the repository
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class Case:
     given: str  # what the user did, as they would write it
     answer: str  # what the message says (a fragment of it, without paths that vary)
     make: Callable[[Path], str]  # does it, returns the message
+    slow: bool = False  # starts TensorFlow (a learner's script run in a worker process)
 
 
 def cli(*args: str) -> Callable[[Path], str]:
@@ -93,6 +104,86 @@ def panel(**change: object) -> Callable[[Path], str]:
     return run
 
 
+@contextlib.contextmanager
+def environment(**values: str):
+    """Variables set for the call (the workers it starts inherit them), restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def in_environment(make: Callable[[Path], str], **values: str) -> Callable[[Path], str]:
+    def run(folder: Path) -> str:
+        with environment(**{k: v.replace("{tmp}", str(folder)) for k, v in values.items()}):
+            return make(folder)
+
+    return run
+
+
+def fake_tensorflow(version: str, keras: bool = True) -> Callable[[Path], str]:
+    """A stand-in ``tensorflow`` package of ``version`` (with its pip metadata) on the workers' PYTHONPATH, for
+    the TensorFlow versions and installations this machine cannot have (faked: it computes nothing)."""
+
+    def run(folder: Path) -> str:
+        package = folder / "fake" / "tensorflow"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(f"__version__ = {version!r}\n")
+        if keras:
+            (package / "keras.py").write_text("")
+        meta = folder / "fake" / f"tensorflow-{version}.dist-info"
+        meta.mkdir()
+        (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: tensorflow\nVersion: {version}\n")
+        return in_environment(cli("card", "--out", "{tmp}/card.json", "--quiet"), PYTHONPATH="{tmp}/fake")(folder)
+
+    return run
+
+
+def old_python(minor: str) -> Callable[[Path], str]:
+    """``python3.X -m helpers card`` with this machine's pyenv Python 3.X (which has no NumPy), from a clone."""
+
+    def run(folder: Path) -> str:
+        from tests.test_your_environment import pyenv_python
+
+        done = subprocess.run([pyenv_python(minor), "-m", "helpers", "card", "--out", str(folder / "c.json")],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        return lines[0]
+
+    return run
+
+
+@functools.cache
+def numpy_only_python() -> Path:
+    """A real environment with this Python and NumPy but no TensorFlow (built once per session, with uv)."""
+    import numpy as np
+
+    from helpers.stacks.installers import build_environment, env_python
+
+    root = Path(tempfile.mkdtemp(prefix="numpy-only-"))
+    atexit.register(shutil.rmtree, root, True)  # gone with the test session
+    folder = root / "venv"
+    build_environment(sys.executable, folder, [[f"numpy=={np.__version__}"]])
+    return env_python(folder)
+
+
+def without_tensorflow(folder: Path) -> str:
+    done = subprocess.run([str(numpy_only_python()), "-m", "helpers", "card", "--out", str(folder / "c.json")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 2 and not (folder / "c.json").exists(), done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def document(**changes: object) -> dict:
     doc = json.loads(json.dumps(card_document([make_result("a"), make_result("b", device="cpu")], "test")))
     doc.update(changes)
@@ -119,6 +210,45 @@ def other_seed(folder: Path) -> str:
 def unseeded_only(folder: Path) -> str:
     (folder / "u.json").write_text(json.dumps(card_document([make_result("c", seed=None)], "test")))
     return cli("imitate", "{tmp}/u.json")(folder)
+
+
+SCRIPTS = {  # a learner's scripts, each wrong in one way
+    "raises.py": 'import tensorflow as tf\nx = 1\nraise ValueError("no file data.csv here")\n',
+    "nofit.py": 'print("no training here")\n',
+    "ask.py": 'name = input("Your name? ")\n',
+    "slow.py": "import time\ntime.sleep(600)\n",
+    "exits.py": 'import sys\nprint("bye")\nsys.exit(0)\n',
+    "broken.py": "import numpy as np\nx = np.zeros((3,)\n",
+    "jax.py": 'import os\nos.environ["KERAS_BACKEND"] = "jax"\nimport keras\n',
+    "notes.txt": "not a script\n",
+}
+
+
+def script(name: str, *args: str) -> Callable[[Path], str]:
+    """``python -m helpers check NAME ARGS`` on one of SCRIPTS, written to the case's folder."""
+
+    def run(folder: Path) -> str:
+        _write(folder, name, SCRIPTS[name])
+        return cli("check", f"{{tmp}}/{name}", "--quiet", *args)(folder)
+
+    return run
+
+
+def with_backend(folder: Path) -> str:
+    """KERAS_BACKEND=jax in the learner's environment."""
+    _write(folder, "nofit.py", SCRIPTS["nofit.py"])
+    saved = os.environ.get("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "jax"
+    try:
+        return cli("check", "{tmp}/nofit.py", "--quiet")(folder)
+    finally:
+        os.environ.pop("KERAS_BACKEND") if saved is None else os.environ.update(KERAS_BACKEND=saved)
+
+
+def script_card_file(folder: Path) -> Path:
+    doc = card_document([], "test")
+    doc["script"] = {"name": "train.py"}
+    return _write(folder, "script-card.json", json.dumps(doc))
 
 
 def huge(folder: Path) -> str:
@@ -154,8 +284,31 @@ CASES = [
     Case("command line", "`card --out x.json --env CUDA_VISIBLE_DEVICES=-1`",
          "set the device and the seed with their own settings, not through env.",
          cli("card", "--out", "{tmp}/x.json", "--env", "CUDA_VISIBLE_DEVICES=-1")),
+    Case("command line", "`diverge --b-env ONEDNN_MAX_CPU_ISA=PENTIUM`",
+         "ONEDNN_MAX_CPU_ISA='PENTIUM' is not a level oneDNN knows, and it would ignore it without a word",
+         cli("diverge", "--b-env", "ONEDNN_MAX_CPU_ISA=PENTIUM", "--epochs", "1", "--quiet")),
     Case("command line", "`card --out FOLDER` (a folder)", "it is a folder; give a file name such as",
          cli("card", "--out", "{tmp}")),
+    Case("command line", "`card --out /proc/x.json` (a path that cannot be written), before any run",
+         "cannot write /proc/x.json: No such file or directory; give a path in a folder you can write to.",
+         cli("card", "--out", "/proc/x.json")),
+    Case("your environment", "Python 3.8 (`python3.8 -m helpers card ...`)",
+         "the lab needs Python 3.9 or newer and this is Python 3.8", old_python("3.8")),
+    Case("your environment", "Python 3.7 (`python3.7 -m helpers card ...`)",
+         "the lab needs Python 3.9 or newer and this is Python 3.7", old_python("3.7")),
+    Case("your environment", "neither NumPy nor TensorFlow (this machine's bare Python 3.9)",
+         "NumPy is not installed in this environment", old_python("3.9")),
+    Case("your environment", "NumPy, but no TensorFlow (a real environment without it)",
+         "TensorFlow is not installed in this environment", without_tensorflow),
+    Case("your environment", "TensorFlow 2.9.3 (faked: a stand-in package)",
+         "has TensorFlow 2.9.3, and the lab needs TensorFlow 2.10 or newer", fake_tensorflow("2.9.3")),
+    Case("your environment", "NumPy 2 under TensorFlow 2.10.1 (faked TensorFlow; real in test_learner_stacks.py)",
+         "TensorFlow 2.10.1 was built for NumPy 1 and this environment", fake_tensorflow("2.10.1")),
+    Case("your environment", "TensorFlow 2.19.0 without Keras (faked: a stand-in package)",
+         "TensorFlow 2.19.0 finds no Keras in this environment", fake_tensorflow("2.19.0", keras=False)),
+    Case("your environment", "`KERAS_BACKEND=jax`",
+         "Keras is set to its jax backend (KERAS_BACKEND=jax), and the lab's runs need its TensorFlow backend",
+         in_environment(cli("card", "--out", "{tmp}/card.json", "--quiet"), KERAS_BACKEND="jax")),
     Case("command line", "`compare a.json missing.json`", "there is no results file at",
          cli("compare", "{tmp}/missing.json", "{tmp}/missing.json")),
     Case("command line", "`compare` two cards made with different seeds",
@@ -169,13 +322,45 @@ CASES = [
     Case("command line", "`pool` a 63 MB file of bogus runs",
          "is not a card: it is 63.0 MB, and a card is at most 4 MB.", huge),
     Case("command line", "`python -m helpers bogus`", "argument command: invalid choice: 'bogus'", cli("bogus")),
+    Case("command line", "`check missing.py`", "there is no script at", cli("check", "{tmp}/missing.py")),
+    Case("command line", "`check notes.txt` (not a Python file)", "notes.txt is not a Python file (.py)",
+         script("notes.txt")),
+    Case("command line", "`check broken.py` (a syntax error)", "broken.py has a syntax error at line 2",
+         script("broken.py")),
+    Case("command line", "`check raises.py` (the script raises)",
+         "raises.py raised ValueError: no file data.csv here at line 3.", script("raises.py"), slow=True),
+    Case("command line", "`check nofit.py` (never calls `fit`)", "nofit.py ran to its end without calling model.fit",
+         script("nofit.py"), slow=True),
+    Case("command line", "`check ask.py` (reads standard input)", "ask.py reads standard input at line 1; the lab "
+         "runs it with no one to type, so put the value in the script.", script("ask.py"), slow=True),
+    Case("command line", "`check slow.py --timeout 2` (runs past the time limit)",
+         "slow.py ran past the time limit of 2 s and was stopped", script("slow.py", "--timeout", "2"), slow=True),
+    Case("command line", "`check exits.py` (`sys.exit` before training)",
+         "exits.py called sys.exit(0) at line 3 before training", script("exits.py"), slow=True),
+    Case("command line", "`check jax.py` (sets `KERAS_BACKEND=jax`)",
+         "jax.py sets KERAS_BACKEND to 'jax'; the lab records TensorFlow runs", script("jax.py")),
+    Case("command line", "`check` with `KERAS_BACKEND=jax` in the environment",
+         "Keras is set to the jax backend here (KERAS_BACKEND)", with_backend),
+    Case("command line", "`check train.py --repeats 1`", "the doctor compares fresh runs with each other, so it "
+         "needs at least 2 repeats.", script("nofit.py", "--repeats", "1")),
+    Case("command line", "`check train.py --max-epochs 0`", "--max-epochs must be a whole number of at least 1, "
+         "not 0.", script("nofit.py", "--max-epochs", "0")),
+    Case("command line", "`card --script train.py --xla on`", "--xla does not apply to a script",
+         lambda folder: cli("card", "--script", str(_write(folder, "nofit.py", SCRIPTS["nofit.py"])), "--out",
+                            "{tmp}/c.json", "--xla", "on")(folder)),
+    Case("command line", "`imitate` a card of a script without `--script`", "give the script too (--script train.py)",
+         lambda folder: cli("imitate", str(script_card_file(folder)))(folder)),
+    Case("command line", "`compare` a card of a script with one of the article's model",
+         "is a card of a script and a.json of the article's model",
+         lambda folder: cli("compare", str(script_card_file(folder)),
+                            str(_write(folder, "a.json", json.dumps(document()))))(folder)),
     Case("card file", "a card cut short (an upload that stopped)", "is not a card: it is not valid JSON",
          card_file(lambda folder: json.dumps(document())[:500])),
     Case("card file", '`{"hello": 1}`', 'is not a results file written by this lab (no "format"',
          card_file('{"hello": 1}')),
-    Case("card file", "a card from a newer lab (format version 3)",
-         "was written by a newer lab (format version 3); update the lab",
-         card_file(lambda folder: json.dumps(document(format_version=3)))),
+    Case("card file", "a card from a newer lab (format version 4)",
+         "was written by a newer lab (format version 4); update the lab",
+         card_file(lambda folder: json.dumps(document(format_version=4)))),
     Case("card file", "`NaN` where a number should be", "NaN is not a number JSON allows",
          card_file(lambda folder: json.dumps(document()).replace('"test_loss": 2.3', '"test_loss": NaN', 1))),
     Case("card file", "a photo renamed `card.json`", "is not a card: it is not UTF-8 text.",
@@ -195,6 +380,9 @@ CASES = [
     Case("Python", '`RunConfig(env=(("A B", "1"),))`',
          "environment entries must be a variable name and a text value, not 'A B'='1'.",
          api(lambda _: RunConfig(env=(("A B", "1"),)))),
+    Case("Python", '`run_configs([RunConfig(env=(("ONEDNN_MAX_CPU_ISA", "PENTIUM"),))])`',
+         "ONEDNN_MAX_CPU_ISA='PENTIUM' is not a level oneDNN knows, and it would ignore it without a word; use one of",
+         api(lambda _: runner.run_configs([RunConfig(env=(("ONEDNN_MAX_CPU_ISA", "PENTIUM"),))], progress=False))),
     Case("Python", '`run_configs(configs, processes="cold")`', "processes must be one of warm, fresh, not 'cold'.",
          api(lambda _: runner.run_configs([], processes="cold"))),
     Case("Python", "`make_card(note=...)` with 301 characters", "the note must be text of at most 300 characters.",
@@ -239,20 +427,33 @@ def render_table() -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.where}: {c.given}" for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.slow] if c.slow else []) for c in CASES],
+                         ids=[f"{c.where}: {c.given}" for c in CASES])
 def test_bad_input_gets_one_sentence(case: Case, tmp_path: Path) -> None:
     message = case.make(tmp_path)
     assert case.answer in message, message
     assert "\n" not in message and "Traceback" not in message and len(message) < 500, message
 
 
-def test_the_readme_table_is_these_cases() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(re.escape(MARK_START) + r"\n(.*?)\n" + re.escape(MARK_END), readme, re.S)
-    assert match, f"README.md has no table between {MARK_START} and {MARK_END}"
-    assert match[1] == render_table(), "README.md's bad-input table is stale: python -m tests.test_bad_inputs"
+def test_the_docs_table_is_these_cases() -> None:
+    doc = (REPO / TABLE_DOC).read_text(encoding="utf-8")
+    match = re.search(re.escape(MARK_START) + r"\n(.*?)\n" + re.escape(MARK_END), doc, re.S)
+    assert match, f"{TABLE_DOC.as_posix()} has no table between {MARK_START} and {MARK_END}"
+    assert match[1] == render_table(), (
+        f"{TABLE_DOC.as_posix()}'s bad-input table is stale: run python -m tests.test_bad_inputs --write"
+    )
     assert len(CASES) >= 25
 
 
+def write_table() -> None:
+    """Put the table of these cases between the markers of docs/bad-inputs.md."""
+    path = REPO / TABLE_DOC
+    doc = path.read_text(encoding="utf-8")
+    start, end = doc.index(MARK_START) + len(MARK_START), doc.index(MARK_END)
+    path.write_text(doc[:start] + "\n" + render_table() + "\n" + doc[end:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(render_table())
+    import sys
+
+    write_table() if "--write" in sys.argv else print(render_table())

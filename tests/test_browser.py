@@ -17,7 +17,6 @@ installs with apt.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import find_browser
+from tools.notebook_tools import verdicts as VERDICTS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -350,17 +350,6 @@ def problems_of(cells: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _load_verdicts_tool() -> Any:
-    # tools/ is a folder of scripts, not a package: load the file under a name of its own.
-    spec = importlib.util.spec_from_file_location("repro_lab_notebook_verdicts",
-                                                  REPO / "tools" / "notebook_verdicts.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-VERDICTS = _load_verdicts_tool()
 VERDICTS_MARKER = "# NBVAL_CHECK_OUTPUT"
 
 

@@ -9,8 +9,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from helpers.card import make_card
-from helpers.cardfile import (
+from helpers.cards import validation
+from helpers.cards.fileformat import (
     FORMAT_VERSION,
     MAX_CARD_BYTES,
     card_document,
@@ -20,8 +20,9 @@ from helpers.cardfile import (
     schema,
     write_card,
 )
-from helpers.config import ConfigError
-from helpers.weights import decode, encode, weights_sha256
+from helpers.cards.making import make_card
+from helpers.core.config import ConfigError
+from helpers.core.weights import decode, encode, weights_sha256
 from tests.conftest import make_result, run_cli
 
 CARD_LIMIT_BYTES = 300_000  # what a standard card must stay under (issue: cards that travel)
@@ -83,22 +84,22 @@ def test_text_that_is_not_a_card_is_one_sentence(tmp_path: Path, text: str, frag
     assert "\n" not in message and len(message) < 400
 
 
-@pytest.mark.parametrize(
-    ("change", "fragment"),
-    [
-        (lambda d: d["runs"][0].update(test_accuracy="high"), "runs[0].test_accuracy: 'high' is not of type 'number'"),
-        (lambda d: d["runs"][1].pop("config"), "runs[1]: 'config' is a required property"),
-        (lambda d: d["runs"][0]["config"].update(seed=-4), "run 0: seed must be from 0"),
-        (lambda d: d["runs"][0]["config"].update(epochs=10**9), "run 0: epochs must be from 1 to 500"),
-        (lambda d: d["runs"][0].update(mode="cpu"), "run 0 says mode cpu but its settings make it seeded"),
-        (lambda d: d["runs"][0].update(weights_sha256="x" * 64), "runs[0].weights_sha256"),
-        (lambda d: d["runs"][0]["fingerprint"].update(env={"A": 5}), "runs[0].fingerprint.env.A: 5 is not of type"),
-        (lambda d: d.update(runs=[d["runs"][0]] * 1001), "runs: "),
-        (lambda d: d["runs"][0].update(tag="t" * 100_000), "runs[0].tag"),
-        # Keys are the card author's too (found by Hypothesis): a line break in one stays escaped.
-        (lambda d: d["runs"][0]["config"].update(env={"\n": None}), "runs[0].config.env['\\n']: None is not of type"),
-    ],
-)
+BAD_VALUES = [
+    (lambda d: d["runs"][0].update(test_accuracy="high"), "runs[0].test_accuracy: 'high' is not of type 'number'"),
+    (lambda d: d["runs"][1].pop("config"), "runs[1]: 'config' is a required property"),
+    (lambda d: d["runs"][0]["config"].update(seed=-4), "run 0: seed must be from 0"),
+    (lambda d: d["runs"][0]["config"].update(epochs=10**9), "run 0: epochs must be from 1 to 500"),
+    (lambda d: d["runs"][0].update(mode="cpu"), "run 0 says mode cpu but its settings make it seeded"),
+    (lambda d: d["runs"][0].update(weights_sha256="x" * 64), "runs[0].weights_sha256"),
+    (lambda d: d["runs"][0]["fingerprint"].update(env={"A": 5}), "runs[0].fingerprint.env.A: 5 is not of type"),
+    (lambda d: d.update(runs=[d["runs"][0]] * 1001), "runs: "),
+    (lambda d: d["runs"][0].update(tag="t" * 100_000), "runs[0].tag"),
+    # Keys are the card author's too (found by Hypothesis): a line break in one stays escaped.
+    (lambda d: d["runs"][0]["config"].update(env={"\n": None}), "runs[0].config.env['\\n']: None is not of type"),
+]
+
+
+@pytest.mark.parametrize(("change", "fragment"), BAD_VALUES)
 def test_a_card_with_a_bad_value_is_one_sentence_that_says_where(tmp_path: Path, change, fragment: str) -> None:
     doc = document()
     change(doc)
@@ -172,6 +173,103 @@ def test_unknown_fields_from_a_newer_lab_are_ignored(tmp_path: Path) -> None:
 def test_parse_document_names_the_source() -> None:
     with pytest.raises(ConfigError, match="^pasted text is not a card"):
         parse_document("{", "pasted text")
+
+
+# --------------------------------------------------------------------------- the schemas; fastjsonschema and jsonschema
+
+
+def keywords(schema: dict) -> set[str]:
+    """Every keyword a schema uses (the names under properties and $defs are names, not keywords)."""
+    found = set(schema)
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            children = list(value.values())
+        elif key == "allOf":
+            children = value
+        elif key in ("items", "additionalProperties", "propertyNames") and isinstance(value, dict):
+            children = [value]
+        else:
+            children = []
+        for child in children:
+            found |= keywords(child)
+    return found
+
+
+@pytest.mark.parametrize("name", ["card", "script"])
+def test_each_schema_is_valid_draft_07_using_only_rules_that_have_a_sentence(name: str) -> None:
+    schema = validation.schema(name)
+    assert jsonschema.validators.validator_for(schema) is jsonschema.Draft7Validator
+    jsonschema.Draft7Validator.check_schema(schema)
+    unknown = keywords(schema) - validation.STRUCTURE - validation.RULES
+    assert not unknown, f"give these a sentence in helpers/cards/validation.py (_sentence, RULES): {unknown}"
+
+
+def _with_trajectory_of_two_epochs(doc: dict) -> dict:
+    rng = np.random.default_rng(2)
+    return _with_trajectory(doc, [[rng.normal(size=(2, 2)).astype(np.float32)] for _ in range(3)], [0, 1, 2])
+
+
+AGREEMENT_CARDS = [
+    lambda d: None,
+    lambda d: d.update(format_version=1),
+    _with_trajectory_of_two_epochs,
+    lambda d: d["runs"][0].update(weights_per_epoch="abc"),
+    lambda d: _with_trajectory_of_two_epochs(d)["runs"][0]["weights_per_epoch"].update(encoding="raw"),
+    lambda d: d["runs"][0].update(loss_per_epoch=[]),
+    lambda d: d["runs"][0].update(weights_sha256="f" * 64 + "\n"),
+    lambda d: d["runs"][0].update(device="GPU:12345"),
+    lambda d: d["runs"][0]["config"].update(env={f"K{i}": "v" for i in range(21)}),
+    lambda d: d["runs"][0]["config"].update(env={"K" * 101: "v"}),
+    lambda d: d["runs"][0]["fingerprint"].update(env={"a.b[0]": 5}),
+    lambda d: d["runs"][0]["fingerprint"].update(env={"a": None, "a.b": 7}),  # "env.a.b": which key is it?
+    lambda d: d["verdicts"].append({"claim": "x", "holds": "yes", "detail": ""}),
+    lambda d: d.update(runs="abc"),
+    lambda d: d.pop("machine"),
+    *(change for change, _ in BAD_VALUES),
+]
+
+
+@pytest.mark.parametrize("change", AGREEMENT_CARDS)
+def test_fastjsonschema_and_jsonschema_agree_on_cards(change) -> None:
+    """Valid or not, the same for both; and one thing wrong is said in the same words at the same place."""
+    doc = json.loads(json.dumps(document()))
+    change(doc)
+    errors = list(jsonschema.Draft7Validator(schema()).iter_errors(doc))
+    found = validation.first_error("card", doc)
+    assert (found is None) == (not errors), (found, [e.message for e in errors])
+    if len(errors) == 1:
+        assert found == (list(errors[0].absolute_path), errors[0].message)
+
+
+SHA = "a" * 64
+SCRIPT_PART = {"name": "train.py", "sha256": SHA, "caps": {"max_epochs": 2, "max_steps": None}, "capped": True,
+               "facts": {}, "runs": [{
+                   "script": "train.py", "script_sha256": SHA, "fix": {"seed": 42, "threads": None, "env": {"A": "1"}},
+                   "fits": [{"data_sha256": None, "weights_sha256": SHA, "epochs": 2, "history": {"loss": [0.5, 0.4]},
+                             "trajectory_epochs": [0, 1], "layer_sha256_per_epoch": [[SHA]]}],
+                   "evaluations": [{"results": {"loss": 0.3, "accuracy": None}}], "model": {}, "fingerprint": {},
+                   "import_seconds": 1.0, "output": []}]}
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: None,
+    lambda p: p.update(name="a/b.py"),
+    lambda p: p["runs"][0].update(output=["printed"]),
+    lambda p: p["runs"][0]["fix"].update(seed=2**32),
+    lambda p: p["runs"][0]["fits"][0].update(data_sha256="abc"),
+    lambda p: p["runs"][0]["fits"][0].pop("weights_sha256"),
+    lambda p: p["runs"][0]["evaluations"][0]["results"].update(loss="low"),
+    lambda p: p["runs"][0]["fits"][0]["history"].update(loss=[1, "x"]),
+    lambda p: p.update(runs=[]),
+])
+def test_fastjsonschema_and_jsonschema_agree_on_script_parts(change) -> None:
+    part = json.loads(json.dumps(SCRIPT_PART))
+    change(part)
+    errors = list(jsonschema.Draft7Validator(validation.schema("script")).iter_errors(part))
+    found = validation.first_error("script", part)
+    assert (found is None) == (not errors), (found, [e.message for e in errors])
+    if len(errors) == 1:
+        assert found == (list(errors[0].absolute_path), errors[0].message)
 
 
 # --------------------------------------------------------------------------- made for real

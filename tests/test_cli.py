@@ -12,7 +12,7 @@ from tests.conftest import run_cli
 
 
 def schema() -> dict:
-    return json.loads(resources.files("helpers").joinpath("results.schema.json").read_text())
+    return json.loads(resources.files("helpers.cards").joinpath("card.schema.json").read_text())
 
 
 @pytest.mark.slow
@@ -41,7 +41,7 @@ def test_audit_prints_verdicts_and_writes_every_run(tmp_path) -> None:
     assert len(document["runs"]) == 6
     assert all(v["holds"] for v in document["verdicts"])
 
-    from helpers.cardfile import load_results
+    from helpers.cards.fileformat import load_results
     assert [r.mode for r in load_results(out)] == ["unseeded"] * 2 + ["seeded"] * 2 + ["cpu"] * 2
 
 
@@ -75,8 +75,8 @@ def test_errors_are_one_line_exit_2_no_traceback(args: list[str], fragment: str)
 
 
 def test_loading_a_file_that_is_not_results_is_one_sentence(tmp_path) -> None:
-    from helpers.cardfile import load_results
-    from helpers.config import ConfigError
+    from helpers.cards.fileformat import load_results
+    from helpers.core.config import ConfigError
 
     bad = tmp_path / "notes.json"
     bad.write_text("{\"hello\": 1}")

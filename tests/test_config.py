@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.config import DEFAULT_SEED, SEED_CALLS, ConfigError, RunConfig, check_repeats
+from helpers.core.config import DEFAULT_SEED, SEED_CALLS, ConfigError, RunConfig, check_repeats
 
 
 def test_modes_map_to_the_article_examples() -> None:

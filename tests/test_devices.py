@@ -22,8 +22,9 @@ tf = pytest.importorskip("tensorflow")
 
 from tensorflow.python.eager import context as tf_context  # noqa: E402
 
-from helpers import devices, panel  # noqa: E402
-from helpers.config import ConfigError, RunConfig  # noqa: E402
+from helpers.core.config import ConfigError, RunConfig  # noqa: E402
+from helpers.machines import devices  # noqa: E402
+from helpers.views import panel  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
 GPU_NAME = "/physical_device:GPU:0"
@@ -226,7 +227,7 @@ REAL_NO_GPU = textwrap.dedent("""
     import json, os, sys
     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
     import tensorflow as tf
-    from helpers import devices
+    from helpers.machines import devices
     seen = {"after import": devices.tensorflow_devices_created()}
     tf.config.list_physical_devices("GPU")  # physical devices only: creates nothing
     seen["after listing physical devices"] = devices.tensorflow_devices_created()

@@ -13,9 +13,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from helpers import diverge as D
-from helpers.config import ConfigError, RunConfig
-from helpers.runner import run_configs
+from helpers.core.config import ConfigError, RunConfig
+from helpers.running.runner import run_configs
+from helpers.training import diverge as D
 from tests.conftest import run_cli
 
 matplotlib.use("Agg")
@@ -170,7 +170,7 @@ def test_the_step_comparison_reads_block_by_block(tmp_path, monkeypatch) -> None
 
 
 def test_the_figure_shows_distance_on_a_log_scale_beside_accuracy() -> None:
-    from helpers.training_plots import plot_divergence
+    from helpers.views.training_plots import plot_divergence
 
     figure = plot_divergence(_synthetic([0, 0, 1e-7, 1e-3], [0, 1]))
     distance, accuracy, changed = figure.axes

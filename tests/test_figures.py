@@ -35,7 +35,7 @@ from matplotlib.legend import Legend  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from helpers.results import RunResult  # noqa: E402
+from helpers.core.results import RunResult  # noqa: E402
 from tests.conftest import REPO, make_fingerprint, make_result  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts" / "figures"
@@ -182,7 +182,7 @@ def learnable() -> list[RunResult]:
 
 def on_panel_figure(results: list[RunResult]) -> Figure:
     """As the control panel draws: a bare Figure of its own size, plot_accuracy on add_subplot()."""
-    from helpers.plots import plot_accuracy
+    from helpers.views.run_plots import plot_accuracy
 
     figure = Figure(figsize=(7.5, 3.8), layout="constrained")
     plot_accuracy(results, ax=figure.add_subplot())
@@ -190,7 +190,7 @@ def on_panel_figure(results: list[RunResult]) -> Figure:
 
 
 def _card(name: str, runs: list[RunResult]):
-    from helpers.cardfile import Card
+    from helpers.cards.fileformat import Card
 
     return Card(name=name, document={}, runs=runs)
 
@@ -198,7 +198,7 @@ def _card(name: str, runs: list[RunResult]):
 def comparison(settings: int, name_a: str, name_b: str, identical: bool = False):
     """Two cards compared over ``settings`` settings (seeded and CPU-forced, several seeds), with
     per-epoch weight distances; ``identical``: every distance 0."""
-    from helpers.compare import Comparison, SettingComparison, setting_key
+    from helpers.cards.compare import Comparison, SettingComparison, setting_key
 
     compared = []
     for i in range(settings):
@@ -208,7 +208,8 @@ def comparison(settings: int, name_a: str, name_b: str, identical: bool = False)
         epochs = list(range(11))
         distance = [0.0] * 11 if identical else [0.0] * (1 + i % 3) + list(np.geomspace(1e-8, 1e-6 * (i + 1),
                                                                                          10 - i % 3))
-        stages = {"data": "same", "initial_weights": "same", "trained_weights": "same" if identical else "different"}
+        stages = {"data": "same", "initial weights": "same", "training": "same" if identical else "different",
+                  "evaluation": "same"}
         compared.append(SettingComparison(setting_key(a), a, b, stages, epochs, distance))
     return Comparison(_card(name_a, []), _card(name_b, []), compared, compared[0], [], "", [])
 
@@ -216,7 +217,7 @@ def comparison(settings: int, name_a: str, name_b: str, identical: bool = False)
 def workshop(machines: int, settings: int, cards_per_machine: int, card_name: str):
     """A pooled workshop: ``machines`` machines (different CPUs and settings), each with cards that
     ran ``settings`` seeded settings; names made long with ``card_name``."""
-    from helpers.workshop import pool_cards
+    from helpers.cards.workshop import pool_cards
 
     cards = []
     for m in range(machines):
@@ -237,7 +238,7 @@ def workshop(machines: int, settings: int, cards_per_machine: int, card_name: st
 def divergence(change: dict[str, object], epochs: int = 50, first_step: int = 7, visible: int | None = 23):
     """Two runs compared step by step: equal until ``first_step``, then a difference growing by
     about ten thousand; test examples classified differently from epoch ``visible`` on."""
-    from helpers.diverge import Divergence
+    from helpers.training.diverge import Divergence
 
     per_epoch, examples = 32, 200
     a = run("a", 0.11, epochs=epochs)
@@ -265,7 +266,7 @@ def measured_shape() -> Any:
 
 def stacks(count: int, long_versions: bool = False):
     """This kernel's stack and ``count - 1`` others, one that failed; versions made long on request."""
-    from helpers.stacks import StackReport, StackResult
+    from helpers.stacks.report import StackReport, StackResult
 
     results = []
     for i in range(count):
@@ -282,68 +283,69 @@ def stacks(count: int, long_versions: bool = False):
 
 # Per figure function: named cases, each a callable that draws one figure.
 CASES: dict[str, dict[str, Callable[[], Figure]]] = {
-    "helpers.plots.plot_accuracy": {
-        "02_seeded": lambda: resolve("helpers.plots.plot_accuracy")(
+    "helpers.views.run_plots.plot_accuracy": {
+        "02_seeded": lambda: resolve("helpers.views.run_plots.plot_accuracy")(
             notebook_02(), title="Same seed, same diamond colour; grey = weights of its own"),
-        "03_cpu_forced": lambda: resolve("helpers.plots.plot_accuracy")(
+        "03_cpu_forced": lambda: resolve("helpers.views.run_plots.plot_accuracy")(
             notebook_03(), title="All seed 42: different settings, different bits, (nearly) the same accuracy"),
-        "many_long_labels": lambda: resolve("helpers.plots.plot_accuracy")(many_long()),
-        "learnable_task": lambda: resolve("helpers.plots.plot_accuracy")(learnable()),
-        "one_run": lambda: resolve("helpers.plots.plot_accuracy")([run("a", 0.11)]),
-        "long_title": lambda: resolve("helpers.plots.plot_accuracy")(
+        "many_long_labels": lambda: resolve("helpers.views.run_plots.plot_accuracy")(many_long()),
+        "learnable_task": lambda: resolve("helpers.views.run_plots.plot_accuracy")(learnable()),
+        "one_run": lambda: resolve("helpers.views.run_plots.plot_accuracy")([run("a", 0.11)]),
+        "long_title": lambda: resolve("helpers.views.run_plots.plot_accuracy")(
             notebook_03(), title="A title a teacher wrote at length, " * 6),
         "panel_figure": lambda: on_panel_figure(notebook_03()),
         "panel_figure_many": lambda: on_panel_figure(many_long()),
     },
-    "helpers.plots.plot_identity_matrix": {
-        "02_seeded": lambda: resolve("helpers.plots.plot_identity_matrix")(notebook_02()),
-        "many_long_labels": lambda: resolve("helpers.plots.plot_identity_matrix")(many_long()),
-        "one_run": lambda: resolve("helpers.plots.plot_identity_matrix")([run("a", 0.11)]),
-        "unbreakable_label_alone": lambda: resolve("helpers.plots.plot_identity_matrix")(
+    "helpers.views.run_plots.plot_identity_matrix": {
+        "02_seeded": lambda: resolve("helpers.views.run_plots.plot_identity_matrix")(notebook_02()),
+        "many_long_labels": lambda: resolve("helpers.views.run_plots.plot_identity_matrix")(many_long()),
+        "one_run": lambda: resolve("helpers.views.run_plots.plot_identity_matrix")([run("a", 0.11)]),
+        "unbreakable_label_alone": lambda: resolve("helpers.views.run_plots.plot_identity_matrix")(
             [run("a", 0.11), run("b", 0.11, env=ENVS[4]), run("a", 0.11)]),
     },
-    "helpers.plots.plot_loss_curves": {
-        "01_unseeded": lambda: resolve("helpers.plots.plot_loss_curves")([run(f"u{i}", 0.1, seed=None)
+    "helpers.views.run_plots.plot_loss_curves": {
+        "01_unseeded": lambda: resolve("helpers.views.run_plots.plot_loss_curves")([run(f"u{i}", 0.1, seed=None)
                                                                          for i in range(5)]),
-        "many_long_labels": lambda: resolve("helpers.plots.plot_loss_curves")(many_long()),
-        "learnable_task": lambda: resolve("helpers.plots.plot_loss_curves")(learnable()),
+        "many_long_labels": lambda: resolve("helpers.views.run_plots.plot_loss_curves")(many_long()),
+        "learnable_task": lambda: resolve("helpers.views.run_plots.plot_loss_curves")(learnable()),
     },
-    "helpers.training_plots.plot_divergence": {
-        "03b_training_and_versions": lambda: resolve("helpers.training_plots.plot_divergence")(
+    "helpers.views.training_plots.plot_divergence": {
+        "03b_training_and_versions": lambda: resolve("helpers.views.training_plots.plot_divergence")(
             divergence({"env": ENVS[1]}),
             title="same seed; run B imitates an older CPU (ONEDNN_MAX_CPU_ISA=SSE41)"),
-        "measured_shape": lambda: resolve("helpers.training_plots.plot_divergence")(
+        "measured_shape": lambda: resolve("helpers.views.training_plots.plot_divergence")(
             measured_shape(), title="same seed; run B imitates an older CPU (ONEDNN_MAX_CPU_ISA=SSE41)"),
-        "long_change": lambda: resolve("helpers.training_plots.plot_divergence")(
+        "long_change": lambda: resolve("helpers.views.training_plots.plot_divergence")(
             divergence({"env": ENVS[3] + ENVS[4], "op_determinism": True, "jit_compile": True, "seed": 43})),
-        "identical": lambda: resolve("helpers.training_plots.plot_divergence")(
+        "identical": lambda: resolve("helpers.views.training_plots.plot_divergence")(
             divergence({}, first_step=50 * 32 + 1, visible=None)),
-        "visible_early": lambda: resolve("helpers.training_plots.plot_divergence")(
+        "visible_early": lambda: resolve("helpers.views.training_plots.plot_divergence")(
             divergence({"seed": None}, epochs=5, first_step=1, visible=1)),
     },
-    "helpers.training_plots.plot_stacks": {
-        "03b_training_and_versions": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(3)),
-        "many_long_versions": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(9, long_versions=True)),
-        "own_stack_only": lambda: resolve("helpers.training_plots.plot_stacks")(stacks(1)),
+    "helpers.views.training_plots.plot_stacks": {
+        "03b_training_and_versions": lambda: resolve("helpers.views.training_plots.plot_stacks")(stacks(3)),
+        "many_long_versions": lambda: resolve("helpers.views.training_plots.plot_stacks")(
+            stacks(9, long_versions=True)),
+        "own_stack_only": lambda: resolve("helpers.views.training_plots.plot_stacks")(stacks(1)),
     },
-    "helpers.card_plots.plot_comparison": {
-        "04_across_machines": lambda: resolve("helpers.card_plots.plot_comparison")(
+    "helpers.views.card_plots.plot_comparison": {
+        "04_across_machines": lambda: resolve("helpers.views.card_plots.plot_comparison")(
             comparison(2, "card-this-machine.json", "card-imitated-older-cpu.json")),
-        "identical": lambda: resolve("helpers.card_plots.plot_comparison")(
+        "identical": lambda: resolve("helpers.views.card_plots.plot_comparison")(
             comparison(2, "card-pc.json", "card-pc-copy.json", identical=True)),
-        "many_long_names": lambda: resolve("helpers.card_plots.plot_comparison")(
+        "many_long_names": lambda: resolve("helpers.views.card_plots.plot_comparison")(
             comparison(12, LONG_CARD.format("a"), LONG_CARD.format("b"))),
     },
-    "helpers.card_plots.plot_workshop_accuracy": {
-        "06_workshop": lambda: resolve("helpers.card_plots.plot_workshop_accuracy")(
+    "helpers.views.card_plots.plot_workshop_accuracy": {
+        "06_workshop": lambda: resolve("helpers.views.card_plots.plot_workshop_accuracy")(
             workshop(3, 2, 1, "card-{}.json")),
-        "many_long_names": lambda: resolve("helpers.card_plots.plot_workshop_accuracy")(
+        "many_long_names": lambda: resolve("helpers.views.card_plots.plot_workshop_accuracy")(
             workshop(14, 8, 2, LONG_CARD)),
     },
-    "helpers.card_plots.plot_workshop_identity": {
-        "06_workshop": lambda: resolve("helpers.card_plots.plot_workshop_identity")(
+    "helpers.views.card_plots.plot_workshop_identity": {
+        "06_workshop": lambda: resolve("helpers.views.card_plots.plot_workshop_identity")(
             workshop(3, 2, 1, "card-{}.json")),
-        "many_long_names": lambda: resolve("helpers.card_plots.plot_workshop_identity")(
+        "many_long_names": lambda: resolve("helpers.views.card_plots.plot_workshop_identity")(
             workshop(14, 8, 2, LONG_CARD)),
     },
 }
@@ -357,7 +359,7 @@ def _close_figures() -> Iterator[None]:
 
 def test_figure_functions_are_found() -> None:
     found = figure_functions()
-    assert {"helpers.plots.plot_accuracy", "helpers.card_plots.plot_workshop_identity"} <= set(found)
+    assert {"helpers.views.run_plots.plot_accuracy", "helpers.views.card_plots.plot_workshop_identity"} <= set(found)
     stale = set(CASES) - set(found)
     assert not stale, f"cases for figure functions that no longer exist: {sorted(stale)}"
 
@@ -417,7 +419,7 @@ def test_a_figure_function_without_cases_fails_loudly() -> None:
 
 
 def test_wrapped_labels_fit_their_width() -> None:
-    from helpers.plots import text_inches, wrap_text
+    from helpers.views.layout import text_inches, wrap_text
 
     for text in ["seeded, seed 42, calls: numpy+tensorflow", "x" * 200, "A_B_C_D=" * 12, "", "one"]:
         wrapped = wrap_text(text, 1.5)
@@ -436,7 +438,7 @@ def test_a_panel_figure_is_sized_to_its_rows() -> None:
 
 def test_runs_of_other_tasks_or_epochs_get_rows_of_their_own() -> None:
     """RunConfig.label leaves out the task and the epochs; a figure mixing them names them."""
-    from helpers.plots import kinds, plot_accuracy
+    from helpers.views.run_plots import kinds, plot_accuracy
 
     mixed = [run("a", 0.11, seed=None), run("b", 0.7, seed=None, task="learnable"), run("c", 0.1, seed=None, epochs=3)]
     assert kinds(mixed) == ["unseeded, article task, 10 epochs", "unseeded, learnable task, 10 epochs",
@@ -448,7 +450,7 @@ def test_runs_of_other_tasks_or_epochs_get_rows_of_their_own() -> None:
 
 def test_the_figures_keep_their_meaning() -> None:
     """Every run is drawn, in the row of its label, and shared weights share a colour."""
-    from helpers.plots import plot_accuracy
+    from helpers.views.run_plots import plot_accuracy
 
     results = notebook_02()
     figure = plot_accuracy(results)
@@ -465,7 +467,7 @@ def test_the_figures_keep_their_meaning() -> None:
 def test_identical_epochs_show_their_triangle() -> None:
     """In the comparison plot an identical epoch is a ▼ on the floor; the line's own marker (same colour,
     larger) is left off there, or it would hide the ▼ (seen in 04's screenshot)."""
-    from helpers.card_plots import plot_comparison
+    from helpers.views.card_plots import plot_comparison
 
     compared = comparison(2, "card-a.json", "card-b.json")
     left = plot_comparison(compared).axes[0]

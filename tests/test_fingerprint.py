@@ -6,7 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from helpers import fingerprint  # noqa: E402
+from helpers.machines import cpu, fingerprint  # noqa: E402
 from tests.conftest import make_fingerprint  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def test_a_gpu_whose_details_cannot_be_read_is_unknown(monkeypatch: pytest.Monke
 def test_without_a_gpu_the_machine_is_labelled_so() -> None:
     info = fingerprint.tensorflow_info()  # the real machine: no GPU
     assert info["gpus"] == [] and info["gpu_models"] == []
-    assert fingerprint.machine_label({**make_fingerprint(), **info}).endswith("| no GPU")
+    assert "| no GPU |" in fingerprint.machine_label({**make_fingerprint(), **info})
 
 
 def test_machine_keys_tell_machines_apart_by_what_changes_the_arithmetic() -> None:
@@ -47,5 +47,5 @@ def test_machine_keys_tell_machines_apart_by_what_changes_the_arithmetic() -> No
     for change in ({"tensorflow": "2.20.0"}, {"env": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}, {"intra_op_threads": 1},
                    {"gpus": ["/physical_device:GPU:0"]}, {"os": "Windows 10"}):
         assert fingerprint.machine_key(make_fingerprint(**change)) != fingerprint.machine_key(base), change
-    assert fingerprint.best_instruction_set(base) == "AVX512F"
-    assert fingerprint.best_instruction_set(make_fingerprint(cpu={"vector_flags": []})) == "?"
+    assert cpu.best_instruction_set(base) == "AVX512F"
+    assert cpu.best_instruction_set(make_fingerprint(cpu={"vector_flags": []})) == "?"

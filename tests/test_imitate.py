@@ -7,30 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cardfile import card_document, card_from_document, load_card, parse_document
-from helpers.config import ConfigError
-from helpers.imitate import _choose_target, candidate_settings, imitate, not_imitable, onednn_isa
+from helpers.cards.fileformat import card_document, card_from_document, load_card, parse_document
+from helpers.cards.imitate import _choose_target, candidate_settings, imitate, not_imitable
+from helpers.core.config import ConfigError
 from tests.conftest import make_fingerprint, make_result, run_cli
 
-AVX512_MACHINE = make_fingerprint()
+AVX512_MACHINE = make_fingerprint()  # AVX-512 without VNNI: oneDNN's operations off by default on Linux
+VNNI_MACHINE = make_fingerprint(cpu={**AVX512_MACHINE["cpu"],
+                                     "vector_flags": [*AVX512_MACHINE["cpu"]["vector_flags"], "avx512_vnni"]})
 AVX2_LAPTOP = make_fingerprint(cpu={"model": "Laptop CPU", "arch": "x86_64", "logical_cores": 8,
                                     "vector_flags": ["sse4_1", "sse4_2", "avx", "avx2", "fma"]})
 
 
-def test_onednn_levels_follow_the_cpu_flags() -> None:
-    assert onednn_isa(["sse4_1", "sse4_2", "avx", "avx2", "fma"]) == "AVX2"
-    assert onednn_isa(AVX512_MACHINE["cpu"]["vector_flags"]) == "AVX512_CORE"
-    amx = ["avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx2", "fma"]
-    assert onednn_isa(amx) == "AVX512_CORE_AMX"
-    assert onednn_isa(["asimd"]) is None
+@pytest.fixture(autouse=True)
+def _no_onednn_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
 
 
-def test_a_card_from_an_older_cpu_gets_a_cap_at_its_best_instruction_set() -> None:
+def test_a_card_from_an_older_cpu_gets_a_cap_at_its_instruction_set() -> None:
     target = make_result("a", fingerprint=AVX2_LAPTOP)
     attempts = candidate_settings(target, AVX512_MACHINE)
     descriptions = [a.description for a in attempts]
     assert descriptions[0] == "this machine as it is"
-    assert "ONEDNN_MAX_CPU_ISA=AVX2, their CPU's best" in descriptions
+    assert "oneDNN at AVX2, as theirs" in descriptions
+    assert not any(d.startswith("oneDNN off") for d in descriptions)  # off there and here: nothing to change
     assert descriptions[-1] == "all of the above together"
     combined = attempts[-1]
     assert dict(combined.env) == {"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_NUM_INTRAOP_THREADS": "0",
@@ -38,10 +39,11 @@ def test_a_card_from_an_older_cpu_gets_a_cap_at_its_best_instruction_set() -> No
 
 
 def test_their_settings_are_tried_as_theirs() -> None:
-    fingerprint = make_fingerprint(env={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "1",
-                                        "TF_NUM_INTEROP_THREADS": "1"}, op_determinism=True)
+    fingerprint = make_fingerprint(cpu=VNNI_MACHINE["cpu"], env={"TF_ENABLE_ONEDNN_OPTS": "0",
+                                                                 "TF_NUM_INTRAOP_THREADS": "1",
+                                                                 "TF_NUM_INTEROP_THREADS": "1"}, op_determinism=True)
     target = make_result("a", fingerprint=fingerprint, jit_compile=True, op_determinism=True, device="cpu")
-    attempts = candidate_settings(target, AVX512_MACHINE)
+    attempts = candidate_settings(target, VNNI_MACHINE)
     assert all(a.device == "cpu" for a in attempts)  # their runs were CPU-forced, so ours are too
     combined = attempts[-1]
     assert combined.op_determinism and combined.jit_compile
@@ -59,7 +61,19 @@ def test_what_cannot_be_imitated_is_named() -> None:
     assert any(f.startswith("Keras 2.15.0 (here 3.15.1)") for f in found)
     assert any("Windows 10" in f for f in found)
     newer = not_imitable(make_result("a", fingerprint=AVX512_MACHINE), AVX2_LAPTOP)
-    assert newer == ["their CPU's AVX512_CORE instructions, which this CPU lacks"]
+    assert newer == ["oneDNN's AVX512_CORE kernels, which need avx512f, avx512bw, avx512vl that this CPU lacks"]
+
+
+def test_a_card_from_a_cpu_without_vnni_gets_onednn_off_and_its_level_together() -> None:
+    """A Linux machine with AVX-512 but no VNNI ran with oneDNN's operations off (its default) at AVX512_CORE;
+    on a VNNI machine only both settings at once stand for it."""
+    attempts = candidate_settings(make_result("a", fingerprint=AVX512_MACHINE), VNNI_MACHINE)
+    by_description = {a.description: dict(a.env) for a in attempts}
+    off = next(d for d in by_description if d.startswith("oneDNN off, as theirs"))
+    assert "a Linux x86 CPU without AVX-512 VNNI" in off
+    assert by_description["oneDNN at AVX512_CORE, as theirs"]["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
+    together = by_description["their oneDNN state and instruction set together"]
+    assert together == {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
 
 
 def test_a_gpu_card_is_imitated_through_its_cpu_forced_runs() -> None:
@@ -82,7 +96,7 @@ def test_a_gpu_card_is_imitated_through_its_cpu_forced_runs() -> None:
 def test_an_imitated_older_cpu_is_reproduced_bit_for_bit(older_cpu_card) -> None:
     imitation = imitate(older_cpu_card, progress=False)
     assert imitation.match is not None
-    assert imitation.match.settings.description == "ONEDNN_MAX_CPU_ISA=SSE41, as theirs"
+    assert imitation.match.settings.description == "oneDNN at SSE41, as theirs"
     baseline = imitation.tried[0]
     assert baseline.settings.description == "this machine as it is" and not baseline.identical
     assert baseline.max_abs_weight_difference > 0

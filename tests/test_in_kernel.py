@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from helpers.config import ConfigError, RunConfig
-from helpers.in_kernel import (
+from helpers.core.config import ConfigError, RunConfig
+from helpers.training.in_kernel import (
     GENERATOR_OF_STAGE,
-    changed_stages,
     generator_states,
     moved_generators,
     stage_table,
+    stages_against,
     train_in_this_kernel,
 )
 
@@ -27,24 +27,25 @@ PYTHON = "Python's random (the initial weights)"
 TENSORFLOW = "TensorFlow's seed (the batch order)"
 
 
-def run(data: str = "d", initial: str = "i", trained: str = "t", accuracy: float = 0.1) -> SimpleNamespace:
+def run(data: str = "d", initial: str = "i", trained: str = "t", accuracy: float = 0.1,
+        loss: float = 2.3) -> SimpleNamespace:
     return SimpleNamespace(data_sha256=data, initial_weights_sha256=initial, weights_sha256=trained,
-                           test_accuracy=accuracy)
+                           test_accuracy=accuracy, test_loss=loss)
 
 
 REFERENCE = run()
 
 
 def test_the_stages_name_their_generators() -> None:
-    assert GENERATOR_OF_STAGE == {"data": NUMPY, "initial weights": PYTHON, "trained weights": TENSORFLOW}
+    assert GENERATOR_OF_STAGE == {"data": NUMPY, "initial weights": PYTHON, "training": TENSORFLOW}
 
 
-def test_changed_stages_compares_each_hash_with_the_reference() -> None:
-    assert changed_stages(run(), REFERENCE) == {"data": False, "initial weights": False, "trained weights": False}
-    assert changed_stages(run(data="x", trained="y"), REFERENCE) == {
-        "data": True, "initial weights": False, "trained weights": True}
-    assert changed_stages(run(initial="x"), REFERENCE) == {
-        "data": False, "initial weights": True, "trained weights": False}
+def test_stages_against_compares_each_stage_with_the_reference() -> None:
+    same = {"data": "same", "initial weights": "same", "training": "same", "evaluation": "same"}
+    assert stages_against(run(), REFERENCE) == same
+    assert stages_against(run(data="x", trained="y", accuracy=0.2), REFERENCE) == {
+        **same, "data": "different", "training": "different", "evaluation": "different"}
+    assert stages_against(run(initial="x"), REFERENCE) == {**same, "initial weights": "different"}
 
 
 @pytest.mark.parametrize(
@@ -65,17 +66,18 @@ def test_moved_generators_follows_the_changed_stages(changed: dict, moved: list[
 def test_stage_table_has_one_row_per_run() -> None:
     table = stage_table({"same": run(), "peek": run(data="x", trained="y", accuracy=0.2)}, REFERENCE)
     assert list(table.index) == ["same", "peek"]
-    assert list(table.columns) == ["data", "initial weights", "trained weights", "test accuracy", "what had moved"]
-    assert table.loc["same"].tolist() == ["same", "same", "same", 0.1, "nothing"]
-    assert table.loc["peek"].tolist() == ["changed", "same", "changed", 0.2, NUMPY]
+    assert list(table.columns) == ["data", "initial weights", "training", "evaluation", "test accuracy",
+                                   "what had moved"]
+    assert table.loc["same"].tolist() == ["same", "same", "same", "same", 0.1, "nothing"]
+    assert table.loc["peek"].tolist() == ["different", "same", "different", "different", 0.2, NUMPY]
 
 
 def test_a_run_without_stage_hashes_is_one_sentence() -> None:
     # A results file from before the lab recorded every stage: comparing blanks would say "same".
     with pytest.raises(ConfigError) as caught:
-        changed_stages(run(initial=""), REFERENCE)
+        stages_against(run(initial=""), REFERENCE)
     message = str(caught.value)
-    assert "no initial weights hash" in message and message.endswith(".") and "\n" not in message
+    assert "no initial weights record" in message and message.endswith(".") and "\n" not in message
 
 
 def test_generator_states_see_each_generator_move_and_reading_draws_nothing() -> None:
@@ -129,7 +131,7 @@ def seed_all(seed: int) -> None:
 def test_right_after_seeding_it_is_the_labs_seeded_run() -> None:
     """Same model, data and order as run_experiment: the same bits at every stage."""
     pytest.importorskip("tensorflow")
-    from helpers.experiment import run_experiment
+    from helpers.running.experiment import run_experiment
 
     reference = run_experiment(RunConfig(seed=42, epochs=2))
     seed_all(42)
@@ -145,7 +147,8 @@ def test_it_does_not_seed_so_a_second_run_moves_on() -> None:
     seed_all(42)
     first = train_in_this_kernel(epochs=1)
     second = train_in_this_kernel(epochs=1)
-    assert changed_stages(second, first) == {"data": True, "initial weights": True, "trained weights": True}
+    assert stages_against(second, first) == dict.fromkeys(("data", "initial weights", "training", "evaluation"),
+                                                           "different")
     assert moved_generators(second, first) == [NUMPY, PYTHON]
     seed_all(42)
     assert train_in_this_kernel(epochs=1) == first

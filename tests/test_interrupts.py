@@ -19,8 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers.config import RunConfig
-from helpers.runner import RunError, RunInterrupted, interrupted_runs, run_configs
+from helpers.core.config import RunConfig
+from helpers.running.processes import BOOTSTRAP
+from helpers.running.runner import RunError, RunInterrupted, interrupted_runs, run_configs
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,8 @@ LONG = RunConfig(epochs=40)  # a few seconds a run: long enough to be caught in 
 
 
 def workers_of(process: psutil.Process) -> list[psutil.Process]:
-    return [p for p in process.children(recursive=True) if "helpers.worker" in " ".join(p.cmdline())]
+    """The lab's worker processes under ``process``: started with the runner's bootstrap."""
+    return [p for p in process.children(recursive=True) if BOOTSTRAP in p.cmdline()]
 
 
 def kill_a_worker_mid_run(count: int = 1, after: float = 3.0) -> threading.Thread:
@@ -100,7 +102,7 @@ def test_a_stop_event_ends_the_runs_and_keeps_the_finished_ones() -> None:
     completed = caught.value.completed
     assert 1 <= len(completed) < 6 and caught.value.total == 6
     assert interrupted_runs() == completed
-    assert "helpers.runner.interrupted_runs() returns them" in str(caught.value)
+    assert "helpers.running.runner.interrupted_runs() returns them" in str(caught.value)
     time.sleep(0.5)
     assert not [w for w in workers_of(me) if w.status() != psutil.STATUS_ZOMBIE]
 
@@ -131,8 +133,8 @@ def test_the_kernels_stop_button_ends_the_runs_and_keeps_the_finished_ones() -> 
 
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
     try:
-        client.execute_interactive("from helpers.config import RunConfig\n"
-                                   "from helpers.runner import interrupted_runs, run_configs", timeout=60)
+        client.execute_interactive("from helpers.core.config import RunConfig\n"
+                                   "from helpers.running.runner import interrupted_runs, run_configs", timeout=60)
         cell = client.execute("run_configs([RunConfig(epochs=40)] * 6, parallel=2, progress=False,\n"
                               "            on_result=lambda done, total, r: print('finished', done, flush=True))")
         deadline = time.monotonic() + 240
@@ -146,7 +148,7 @@ def test_the_kernels_stop_button_ends_the_runs_and_keeps_the_finished_ones() -> 
         manager.interrupt_kernel()
         reply = client.get_shell_msg(timeout=30)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "RunInterrupted"
-        assert "runs had finished and are kept (helpers.runner.interrupted_runs() returns them)" in \
+        assert "runs had finished and are kept (helpers.running.runner.interrupted_runs() returns them)" in \
             reply["content"]["evalue"]
         outputs: list[str] = []
         client.execute_interactive("print(len(interrupted_runs()))", timeout=60,

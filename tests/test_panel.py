@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-import helpers.panel as panel_module
-from helpers.config import ConfigError, RunConfig
-from helpers.panel import BUSY_SENTENCE, GPU_REFUSED_SENTENCE, IDLE_STOP_SENTENCE, ControlPanel
-from helpers.results import RunResult
-from helpers.runner import RunError, RunInterrupted
+import helpers.views.panel as panel_module
+from helpers.core.config import ConfigError, RunConfig
+from helpers.core.results import RunResult
+from helpers.running.runner import RunError, RunInterrupted
+from helpers.views.panel import BUSY_SENTENCE, GPU_REFUSED_SENTENCE, IDLE_STOP_SENTENCE, ControlPanel
 
 
 def small_panel(**kwargs) -> ControlPanel:

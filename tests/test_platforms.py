@@ -2,7 +2,7 @@
 
 What cannot run on this Linux machine is tested with the platform faked, and only where faking is
 honest: parsing what another OS prints, choosing a path or a flag by OS. Not verified here, and
-said so in the README: a real install, notebook run, worker process or Ctrl+C on Windows or macOS.
+said so in docs/install.md: a real install, notebook run, worker process or Ctrl+C on Windows or macOS.
 
 The resolution test asks pip, for every platform and claimed Python, which wheels it would install,
 without installing anything. pip evaluates environment markers for the machine it runs on, not the
@@ -13,7 +13,6 @@ resolution repeated until nothing is missing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -23,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,27 +31,16 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from helpers import fingerprint, runner
+from helpers.machines import cpu
+from helpers.running import processes
+from tools import colab_check, lab
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str) -> types.ModuleType:
-    # tools/ holds scripts, not a package: load each under a name of its own.
-    spec = importlib.util.spec_from_file_location(f"repro_lab_{name}", REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-lab = _load("lab")
-colab_check = _load("colab_check")
-
 # ----------------------------------------------------------------------------- the targets
 
-# Each platform the README claims: the environment markers see there, and the wheel tags pip may take.
+# Each platform docs/install.md claims: the environment markers see there, and the wheel tags pip may take.
 # Linux: glibc 2.28 or newer (manylinux_2_28 and every older tag); macOS 12 or newer (pip adds the
 # older macOS and universal2 tags itself).
 MANYLINUX = [f"manylinux_2_{minor}_x86_64" for minor in range(28, 4, -1)] + [
@@ -225,9 +212,10 @@ def test_a_dependency_only_the_target_needs_is_found() -> None:
     assert Marker('python_version < "3.12"').evaluate(marker_environment(("linux", "x86_64"), (3, 11)))
 
 
-# ----------------------------------------------------------------------------- the README, CI and make
+# ----------------------------------------------------------------------------- the README, docs, CI and make
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
+README = (REPO / "README.md").read_text(encoding="utf-8")  # the two commands
+INSTALL = (REPO / "docs" / "install.md").read_text(encoding="utf-8")  # the platforms and Pythons, in detail
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
@@ -243,12 +231,13 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert re.search(r"^lab:.*\n\t\$\(PYTHON\) tools/lab\.py$", make, re.MULTILINE)
 
 
-def test_readme_claims_the_pythons_and_platforms_that_resolve() -> None:
-    assert lab.python_range() in README
-    assert "3.10+" not in README
-    for name in ("Linux", "macOS", "Windows", "Apple silicon"):
-        assert name in README
-    assert "glibc 2.28" in README and "macOS 12" in README  # the floors of TARGETS above
+def test_readme_and_install_doc_claim_the_pythons_and_platforms_that_resolve() -> None:
+    for text, name in ((README, "README.md"), (INSTALL, "docs/install.md")):
+        assert lab.python_range() in text, f"{name} lacks {lab.python_range()!r}"
+        assert "3.10+" not in text, name
+        for system in ("Linux", "macOS", "Windows", "Apple silicon"):
+            assert system in text, f"{name} lacks {system}"
+    assert "glibc 2.28" in INSTALL and "macOS 12" in INSTALL  # the floors of TARGETS above
 
 
 # ----------------------------------------------------------------------------- the bootstrap
@@ -448,10 +437,10 @@ hw.optional.avx512f: 0
 
 @pytest.fixture
 def fresh_cpu_info(monkeypatch: pytest.MonkeyPatch):
-    fingerprint.cpu_info.cache_clear()
-    monkeypatch.setattr(fingerprint, "_linux_cpu", lambda: None)  # no /proc/cpuinfo
-    yield fingerprint.cpu_info
-    fingerprint.cpu_info.cache_clear()
+    cpu.cpu_info.cache_clear()
+    monkeypatch.setattr(cpu, "_linux_cpu", lambda: None)  # no /proc/cpuinfo
+    yield cpu.cpu_info
+    cpu.cpu_info.cache_clear()
 
 
 def _fake_sysctl(monkeypatch: pytest.MonkeyPatch, output: str) -> list[list[str]]:
@@ -461,8 +450,8 @@ def _fake_sysctl(monkeypatch: pytest.MonkeyPatch, output: str) -> list[list[str]
         calls.append(command)
         return subprocess.CompletedProcess(command, 1, stdout=output, stderr="sysctl: unknown oid")
 
-    monkeypatch.setattr(fingerprint.sys, "platform", "darwin")
-    monkeypatch.setattr(fingerprint.subprocess, "run", run)
+    monkeypatch.setattr(cpu.sys, "platform", "darwin")
+    monkeypatch.setattr(cpu.subprocess, "run", run)
     return calls
 
 
@@ -484,7 +473,7 @@ def test_cpu_on_an_intel_mac_in_linux_spelling(fresh_cpu_info, monkeypatch: pyte
 def test_cpu_on_windows_from_py_cpuinfo(fresh_cpu_info, monkeypatch: pytest.MonkeyPatch) -> None:
     import cpuinfo
 
-    monkeypatch.setattr(fingerprint.sys, "platform", "win32")
+    monkeypatch.setattr(cpu.sys, "platform", "win32")
     monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {
         "brand_raw": "Intel(R) Core(TM) i7-1185G7 @ 3.00GHz",
         "flags": ["avx", "avx2", "avx512bw", "avx512f", "avx512vl", "avx512vnni", "f16c", "fma", "sse4_1", "sse4_2"],
@@ -501,7 +490,7 @@ def test_a_failing_cpu_probe_does_not_stop_a_run(fresh_cpu_info, monkeypatch: py
     def broken() -> dict:
         raise RuntimeError("cpuid is not allowed here")
 
-    monkeypatch.setattr(fingerprint.sys, "platform", "win32")
+    monkeypatch.setattr(cpu.sys, "platform", "win32")
     monkeypatch.setattr(cpuinfo, "get_cpu_info", broken)
     info = fresh_cpu_info()
     assert info["vector_flags"] == [] and info["error"] == "cpuid is not allowed here"
@@ -514,13 +503,13 @@ def test_windows_cpuid_probe_agrees_with_proc_cpuinfo_on_this_cpu() -> None:
     vector flags as /proc/cpuinfo, except the newer ones it does not know (hence ``flags_from``)."""
     from cpuinfo import cpuinfo as probe
 
-    fingerprint.cpu_info.cache_clear()
+    cpu.cpu_info.cache_clear()
     try:
-        linux = set(fingerprint.cpu_info()["vector_flags"])
+        linux = set(cpu.cpu_info()["vector_flags"])
     finally:
-        fingerprint.cpu_info.cache_clear()
+        cpu.cpu_info.cache_clear()
     reported = probe._get_cpu_info_from_cpuid().get("flags", [])
-    cpuid = fingerprint.normalize_flags(reported) & set(fingerprint.VECTOR_FLAGS)
+    cpuid = cpu.normalize_flags(reported) & set(cpu.VECTOR_FLAGS)
     assert "avx" in cpuid and cpuid <= linux
     assert linux - cpuid <= {"avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"}
 
@@ -532,13 +521,13 @@ def test_available_cores_without_affinity(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delattr(os, "process_cpu_count", raising=False)
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS and Windows before 3.13
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert runner.available_cores() == 8
+    assert processes.available_cores() == 8
     monkeypatch.setattr(os, "cpu_count", lambda: None)
-    assert runner.available_cores() == 1
+    assert processes.available_cores() == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert runner.available_cores() == 2
+    assert processes.available_cores() == 2
     monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
-    assert runner.available_cores() == 3
+    assert processes.available_cores() == 3
 
 
 # ----------------------------------------------------------------------------- the Colab check

@@ -3,7 +3,8 @@
 Settings, cards and comparisons are the places where input comes from people and files the lab
 does not control (a workshop's cards come from strangers). Hypothesis throws arbitrary values,
 arbitrary JSON and valid cards with arbitrary parts replaced at them; any other exception, or a
-message that is not one line, fails the test.
+message that is not one line, fails the test. The same changed cards check that the lab's schema check
+(fastjsonschema) and jsonschema agree.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import copy
 import json
 from typing import Any
 
+import jsonschema
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from helpers.cardfile import card_document, card_from_document, load_card, parse_document
-from helpers.compare import compare_cards
-from helpers.config import ConfigError, RunConfig
-from helpers.weights import encode, weights_sha256
+from helpers.cards import validation
+from helpers.cards.compare import compare_cards
+from helpers.cards.fileformat import card_document, card_from_document, load_card, parse_document
+from helpers.core.config import ConfigError, RunConfig
+from helpers.core.weights import encode, weights_sha256
 from tests.conftest import make_fingerprint, make_result
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -186,3 +189,28 @@ def test_comparing_any_two_cards_gives_a_comparison_or_one_sentence(change_a: tu
     json.dumps(comparison.to_dict(), allow_nan=False)
     assert comparison.conclusion and "\n" not in comparison.conclusion
     comparison.text()
+
+
+DRAFT7 = jsonschema.Draft7Validator(validation.schema("card"))
+
+
+def agrees_with_jsonschema(document: Any) -> None:
+    """The lab's check (fastjsonschema) and jsonschema's draft-07 validator find the same documents valid,
+    and say one thing wrong in the same words at the same place."""
+    errors = list(DRAFT7.iter_errors(document))
+    found = validation.first_error("card", document)
+    assert (found is None) == (not errors), (found, [e.message for e in errors])
+    if len(errors) == 1:
+        assert found == (list(errors[0].absolute_path), errors[0].message)
+
+
+@SETTINGS
+@given(st.sampled_from(PLACES), json_values)
+def test_the_schema_check_agrees_with_jsonschema_on_any_part_replaced(where: tuple, new: Any) -> None:
+    agrees_with_jsonschema(replaced(VALID, where, new))
+
+
+@SETTINGS
+@given(same_kind(PLACES, VALID))
+def test_the_schema_check_agrees_with_jsonschema_on_any_value_changed(change: tuple[tuple, Any]) -> None:
+    agrees_with_jsonschema(replaced(VALID, *change))

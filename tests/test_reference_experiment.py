@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from helpers.config import RunConfig
-from helpers.runner import available_cores, run_configs
+from helpers.core.config import RunConfig
+from helpers.running.processes import available_cores
+from helpers.running.runner import run_configs
 from tests.conftest import run_article_example, run_cli
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import results as R
-from helpers.config import RunConfig
+from helpers.core import results as R
+from helpers.core.config import RunConfig
 
 
 def run(weights: str, accuracy: float = 0.105, **config: object) -> R.RunResult:
@@ -99,7 +99,7 @@ def test_select_picks_by_config_fields() -> None:
 
 def test_the_summary_keeps_tasks_apart() -> None:
     """Notebook 01 summarises article-task and learnable-task runs together: they are different kinds."""
-    from helpers.results import summary_by_label
+    from helpers.core.results import summary_by_label
     from tests.conftest import make_result
 
     runs = [make_result("a", seed=None), make_result("b", seed=None), make_result("c", seed=None, task="learnable")]

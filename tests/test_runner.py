@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import runner
-from helpers.config import ConfigError, RunConfig
-from helpers.results import RunResult
-from helpers.runner import RunError, default_parallel, environment_key, run_configs, thread_environment
-from helpers.worker import OP_DETERMINISM_ENV
+from helpers.core.config import ConfigError, RunConfig
+from helpers.core.results import RunResult
+from helpers.running import processes, runner
+from helpers.running.processes import environment_key, thread_environment
+from helpers.running.runner import RunError, default_parallel, run_configs
+from helpers.running.worker import OP_DETERMINISM_ENV
 
 # Every knob the lab offers, each in a seeded configuration.
 KNOBS = [
@@ -116,9 +117,9 @@ def test_every_warm_knob_follows_a_run_of_its_own_environment_in_its_worker(warm
 @pytest.mark.slow
 def test_every_run_records_the_environment_it_asked_for(fresh_runs: list, warm_batch: list) -> None:
     # The share the runner gives its workers (its formula is pinned in test_thread_share).
-    for results, processes in ((fresh_runs, "fresh"), (warm_batch, "warm")):
+    for results, kind in ((fresh_runs, "fresh"), (warm_batch, "warm")):
         configs = [r.config for r in results]
-        slots = min(default_parallel(configs, processes), len(configs))
+        slots = min(default_parallel(configs, kind), len(configs))
         share = thread_environment(slots).get("TF_NUM_INTRAOP_THREADS")
         assert slots >= 2 and share is not None  # so the threads limit really is under test here
         for result in results:
@@ -168,7 +169,7 @@ def test_default_parallelism(monkeypatch: pytest.MonkeyPatch, cores: int, enviro
     (16, 3, "5"),
 ])
 def test_thread_share(monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, share: str | None) -> None:
-    monkeypatch.setattr(runner, "available_cores", lambda: cores)
+    monkeypatch.setattr(processes, "available_cores", lambda: cores)
     expected = {} if share is None else {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": share}
     assert thread_environment(workers) == expected
 

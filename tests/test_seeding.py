@@ -16,8 +16,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from helpers.config import RunConfig  # noqa: E402
-from helpers.seeding import apply_seeds, hashseed_environment  # noqa: E402
+from helpers.core.config import RunConfig  # noqa: E402
+from helpers.running.seeding import apply_seeds, hashseed_environment  # noqa: E402
 
 SEEDED = RunConfig(seed=42)
 

@@ -16,14 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers import stacks as S
-from helpers.config import ConfigError, RunConfig
+from helpers.core.config import ConfigError, RunConfig
+from helpers.stacks import environments as E
+from helpers.stacks import installers as I
+from helpers.stacks import pythons as P
+from helpers.stacks import report as S
 from tests.conftest import run_cli
 
 EXTRA = "2.15.1"  # the last TensorFlow with Keras 2; it has wheels for Python 3.9 to 3.11
 needs_python_for_extra = pytest.mark.skipif(
-    not S._fits(f"{sys.version_info.major}.{sys.version_info.minor}", S.PYTHON_RANGES["2.15"])
-    and S.find_python("3.11") is None,
+    not E._fits(f"{sys.version_info.major}.{sys.version_info.minor}", E.PYTHON_RANGES["2.15"])
+    and P.find_python("3.11") is None,
     reason="TensorFlow 2.15.1 needs Python 3.9 to 3.11, and none is installed here",
 )
 
@@ -49,7 +52,7 @@ def cli_report() -> dict:
 def test_this_kernels_stack_comes_first_and_matches_the_labs_own_run(cli_report: dict) -> None:
     from importlib.metadata import version
 
-    from helpers.runner import run_configs
+    from helpers.running.runner import run_configs
 
     own = cli_report["stacks"][0]
     assert own["own"] is True
@@ -71,7 +74,7 @@ def test_tensorflow_2_15_keeps_the_data_and_start_but_trains_other_weights(cli_r
                 "initial_weights_sha256"):
         assert old[key] is not None, key
     assert old["tensorflow"] == EXTRA and old["keras"].startswith("2.")
-    assert old["error"] is None and old["environment"].startswith(str(S.stacks_folder()))
+    assert old["error"] is None and old["environment"].startswith(str(E.stacks_folder()))
     # Same seeds, same NumPy draws and the same initial weights...
     assert old["data_values_sha256"] == own["data_values_sha256"]
     assert old["initial_weights_sha256"] == own["initial_weights_sha256"]
@@ -79,15 +82,15 @@ def test_tensorflow_2_15_keeps_the_data_and_start_but_trains_other_weights(cli_r
     assert old["data_sha256"] != own["data_sha256"] and "float32" in old["data_dtypes"]
     assert old["weights_sha256"] != own["weights_sha256"]
     (step,) = cli_report["steps"]
-    assert step["first_changed_stage"] == "trained weights"
+    assert step["first_changed_stage"] == "training"
     assert "data: same values, stored differently" in step["changes"][0]
 
 
 @pytest.mark.slow
 @needs_python_for_extra
 def test_a_built_stack_is_cached(cli_report: dict) -> None:
-    stack = S.Stack(EXTRA)
-    cached = S.cached(stack)
+    stack = E.Stack(EXTRA)
+    cached = E.cached(stack)
     assert cached is not None and cached.cached and cached.build_seconds is not None
     assert cached.disk_bytes and cached.disk_bytes > 200e6
     report = S.run_stacks([stack], build_missing=False, include_own=False)
@@ -102,7 +105,7 @@ def test_a_stack_that_cannot_be_installed_says_which_python_and_loses_nothing(tm
     assert "needs Python 3.9 to 3.11, not 3.13.0" in done.stderr and "--python" in done.stderr
     assert done.stderr.count("\n") == 1
     assert "this kernel" in done.stdout and "0.11" in done.stdout  # this kernel's stack still ran
-    report = S.run_stacks([S.Stack(EXTRA, python=fake_python(tmp_path, "3.12.1"))], build_missing=False,
+    report = S.run_stacks([E.Stack(EXTRA, python=fake_python(tmp_path, "3.12.1"))], build_missing=False,
                           include_own=False)
     assert "needs Python 3.9 to 3.11, not 3.12.1" in (report.results[0].error or "")  # not "not built yet"
 
@@ -123,29 +126,29 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str) -> Non
 
 
 def test_stacks_from_pairs_keras_versions_with_tensorflow_versions() -> None:
-    assert S.stacks_from(["2.15.1", "2.20.0"]) == [S.Stack("2.15.1"), S.Stack("2.20.0")]
-    assert S.stacks_from(["2.15.1", "2.20.0"], ["auto", "3.13.2"], "3.11") == [
-        S.Stack("2.15.1", None, "3.11"), S.Stack("2.20.0", "3.13.2", "3.11")]
-    assert [s.keras for s in S.stacks_from(["2.19.0", "2.20.0"], ["3.10.0"])] == ["3.10.0", "3.10.0"]
+    assert E.stacks_from(["2.15.1", "2.20.0"]) == [E.Stack("2.15.1"), E.Stack("2.20.0")]
+    assert E.stacks_from(["2.15.1", "2.20.0"], ["auto", "3.13.2"], "3.11") == [
+        E.Stack("2.15.1", None, "3.11"), E.Stack("2.20.0", "3.13.2", "3.11")]
+    assert [s.keras for s in E.stacks_from(["2.19.0", "2.20.0"], ["3.10.0"])] == ["3.10.0", "3.10.0"]
     with pytest.raises(ConfigError, match="at least one TensorFlow version"):
-        S.stacks_from([])
-    assert S.Stack("2.20.0", "3.13.2").requirements()[-1] == "keras==3.13.2"
+        E.stacks_from([])
+    assert E.Stack("2.20.0", "3.13.2").requirements()[-1] == "keras==3.13.2"
 
 
 def test_python_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(S.StackError, match=r"needs Python 3\.9 to 3\.11, not 3\.12\.4; install one"):
-        S.choose_python("2.15.1", fake_python(tmp_path, "3.12.4"))
-    assert S.choose_python("2.15.1", fake_python(tmp_path, "3.10.2")) == (str(tmp_path / "fake-python-3.10.2"),
+    with pytest.raises(E.StackError, match=r"needs Python 3\.9 to 3\.11, not 3\.12\.4; install one"):
+        E.choose_python("2.15.1", fake_python(tmp_path, "3.12.4"))
+    assert E.choose_python("2.15.1", fake_python(tmp_path, "3.10.2")) == (str(tmp_path / "fake-python-3.10.2"),
                                                                           "3.10.2")
-    with pytest.raises(S.StackError, match="is not a working Python interpreter"):
-        S.choose_python("2.20.0", str(tmp_path / "missing"))
+    with pytest.raises(E.StackError, match="is not a working Python interpreter"):
+        E.choose_python("2.20.0", str(tmp_path / "missing"))
     # A version this lab has no table for is tried with this Python; the installer decides.
-    assert S.choose_python("9.1.0", None) == (sys.executable, S.platform.python_version())
+    assert E.choose_python("9.1.0", None) == (sys.executable, E.platform.python_version())
     # No fitting Python anywhere: one sentence that says which one is needed.
-    monkeypatch.setattr(S, "find_python", lambda minor: None)
-    monkeypatch.setattr(S.platform, "python_version", lambda: "3.13.0")
-    with pytest.raises(S.StackError, match=r"needs Python 3\.9 to 3\.11, not 3\.13\.0"):
-        S.choose_python("2.15.1", None)
+    monkeypatch.setattr(E, "find_python", lambda minor: None)
+    monkeypatch.setattr(E.platform, "python_version", lambda: "3.13.0")
+    with pytest.raises(E.StackError, match=r"needs Python 3\.9 to 3\.11, not 3\.13\.0"):
+        E.choose_python("2.15.1", None)
 
 
 def test_pyenv_pythons_are_found_even_when_their_shims_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,77 +157,82 @@ def test_pyenv_pythons_are_found_even_when_their_shims_fail(tmp_path: Path, monk
     (folder / "python3.9").write_text("#!/bin/sh\necho 3.9.18\n")
     (folder / "python3.9").chmod(0o755)
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
-    monkeypatch.setattr(S.shutil, "which", lambda name: None)
+    monkeypatch.setattr(P.shutil, "which", lambda name: None)
     if sys.version_info[:2] != (3, 9):
-        assert S.find_python("3.9") == (str(folder / "python3.9"), "3.9.18")
+        assert P.find_python("3.9") == (str(folder / "python3.9"), "3.9.18")
 
 
 def test_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(S.CACHE_ENV, str(tmp_path / "lab-cache"))
-    assert S.stacks_folder() == tmp_path / "lab-cache" / "stacks"
-    monkeypatch.delenv(S.CACHE_ENV)
-    assert S.cache_root().name in (S.APP_NAME, "Cache") and S.APP_NAME in str(S.cache_root())
+    monkeypatch.setenv(E.CACHE_ENV, str(tmp_path / "lab-cache"))
+    assert E.stacks_folder() == tmp_path / "lab-cache" / "stacks"
+    monkeypatch.delenv(E.CACHE_ENV)
+    assert E.cache_root().name in (E.APP_NAME, "Cache") and E.APP_NAME in str(E.cache_root())
     if sys.platform.startswith("linux"):  # platformdirs follows the XDG convention there
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert S.cache_root() == tmp_path / "xdg" / S.APP_NAME
+        assert E.cache_root() == tmp_path / "xdg" / E.APP_NAME
 
 
 def test_build_falls_back_to_venv_and_pip_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fallback path for real, without downloading: pip is asked for pip, which the venv has."""
-    monkeypatch.setenv(S.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(S, "uv_binary", lambda: None)
-    monkeypatch.setattr(S.Stack, "requirements", lambda self: ["pip"])
-    stack = S.Stack("9.9.9")
-    assert S.cached(stack) is None
-    built = S.build(stack)
+    monkeypatch.setenv(E.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(I, "uv_binary", lambda: None)
+    monkeypatch.setattr(E.Stack, "requirements", lambda self: ["pip"])
+    stack = E.Stack("9.9.9")
+    assert E.cached(stack) is None
+    built = E.build(stack)
     folder = Path(built.environment or "")
-    assert folder.is_dir() and S._env_python(folder).exists() and built.python == S.platform.python_version()
+    assert folder.is_dir() and I.env_python(folder).exists() and built.python == E.platform.python_version()
     assert not [p for p in folder.parent.iterdir() if ".building-" in p.name]  # nothing half-built left
-    again = S.cached(stack)
+    again = E.cached(stack)
     assert again is not None and again.cached and again.environment == str(folder)
-    report = S.run_stacks([S.Stack("9.9.8")], build_missing=False, include_own=False)
+    report = S.run_stacks([E.Stack("9.9.8")], build_missing=False, include_own=False)
     assert "not built on this machine yet" in (report.results[0].error or "") and "--tensorflow 9.9.8" in (
         report.results[0].error or "")
 
 
 def test_build_failures_become_one_sentence() -> None:
-    stack = S.Stack("2.15.1")
-    sentence = S._build_failure(stack, "3.13.0", "ERROR: No matching distribution found for tensorflow-cpu==2.15.1",
-                                with_uv=False)
+    stack = E.Stack("2.15.1")
+    sentence = E._build_failure(stack, "3.13.0", "ERROR: No matching distribution found for tensorflow-cpu==2.15.1",
+                                installer="pip")
     assert "needs Python 3.9 to 3.11" in sentence and "\n" not in sentence
-    assert S._build_failure(stack, "3.11.7", "boom\nnetwork unreachable\n", with_uv=True).endswith(
+    assert E._build_failure(stack, "3.11.7", "boom\nnetwork unreachable\n", installer="uv").endswith(
         "network unreachable")
 
 
 def test_stage_verdicts_name_the_first_stage_that_differs() -> None:
-    def result(**hashes: object) -> S.StackResult:
+    def result(**hashes: object) -> E.StackResult:
         base = {"data_sha256": "d", "data_values_sha256": "v", "initial_weights_sha256": "i", "weights_sha256": "w"}
-        return S.StackResult(label="x", tensorflow="2", keras="3", python="3.11.7", test_accuracy=0.1,
+        return E.StackResult(label="x", tensorflow="2", keras="3", python="3.11.7", test_accuracy=0.1,
                              **{**base, **hashes})
 
     base = result()
     assert S.first_changed_stage(base, result()) is None
-    assert S.first_changed_stage(base, result(weights_sha256="w2")) == "trained weights"
+    assert S.first_changed_stage(base, result(weights_sha256="w2")) == "training"
     assert S.first_changed_stage(base, result(initial_weights_sha256="i2", weights_sha256="w2")) == "initial weights"
     assert S.first_changed_stage(base, result(data_sha256="d2")) is None  # same values, other bytes
     assert S.first_changed_stage(base, result(data_sha256="d2", data_values_sha256="v2")) == "data"
-    report = S.StackReport([base, result(weights_sha256="w2"), S.StackResult(label="y", error="could not build")])
+    report = S.StackReport([base, result(weights_sha256="w2"), E.StackResult(label="y", error="could not build")])
     holds = {v.claim.split(": ", 1)[1]: v.holds for v in report.verdicts()}
     assert holds == {"same data values": True, "same data bytes": True, "same initial weights": True,
                      "same trained weights": False, "same test accuracy": True}
     (line,) = report.first_changes()
-    assert "first stage that differs: trained weights" in line
+    assert "first stage that differs: training" in line
     assert report.errors() == ["y: could not build"]
     assert list(report.table().columns)[-1].startswith("2: y")
 
 
-def test_the_harness_copy_holds_only_what_the_script_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(S.CACHE_ENV, str(tmp_path))
-    folder = S._harness_folder()
-    files = sorted(p.relative_to(folder / "helpers").as_posix() for p in folder.rglob("*.py"))
-    assert files == sorted(S.HARNESS_FILES)
-    assert S._harness_folder() == folder  # keyed by content: made once
+def test_other_environments_import_a_copy_of_the_whole_lab_keyed_by_content(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    from helpers.running import elsewhere
+
+    monkeypatch.setenv(E.CACHE_ENV, str(tmp_path))
+    folder = elsewhere.lab_copy()
+    copied = sorted(p.relative_to(folder / "helpers").as_posix() for p in folder.rglob("*") if p.is_file())
+    assert copied == sorted(p.relative_to(elsewhere.PACKAGE).as_posix() for p in elsewhere._lab_files())
+    assert "cards/card.schema.json" in copied and "article/example2_seeded.py" in copied
+    assert elsewhere.lab_copy() == folder  # keyed by content: made once
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith("lab-")]  # no half-made copy left
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path))
-    clean = S._clean_environment()
+    clean = E.clean_environment()
     assert "PYTHONPATH" not in clean and "VIRTUAL_ENV" not in clean and clean["PATH"] == os.environ["PATH"]

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from helpers.weights import (
+from helpers.core.weights import (
     MAX_SNAPSHOTS,
     WeightsError,
     decode,

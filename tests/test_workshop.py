@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from helpers.cardfile import card_document
-from helpers.config import ConfigError
-from helpers.fingerprint import machine_label
-from helpers.results import RunResult
-from helpers.workshop import pool_cards, pool_folder
+from helpers.cards.fileformat import card_document
+from helpers.cards.workshop import pool_cards, pool_folder
+from helpers.core.config import ConfigError
+from helpers.core.results import RunResult
+from helpers.machines.fingerprint import machine_label
 from tests.conftest import make_fingerprint, make_result, run_cli
 
 FINGERPRINT = make_fingerprint()
@@ -27,10 +27,14 @@ def write_card(path, results) -> str:
 
 
 def test_machine_label_names_what_changes_the_arithmetic() -> None:
-    assert machine_label(FINGERPRINT) == "Test CPU | AVX512F | TF 2.21.0 | no GPU"
+    # AVX-512 without VNNI on Linux: oneDNN's operations are off by TensorFlow's default there.
+    assert machine_label(FINGERPRINT) == "Test CPU | AVX512F | TF 2.21.0 | no GPU | oneDNN off"
     older = make_fingerprint(env={"ONEDNN_MAX_CPU_ISA": "SSE41", "TF_ENABLE_ONEDNN_OPTS": "0"},
                              gpus=["/physical_device:GPU:0"], gpu_models=[])
-    assert machine_label(older) == "Test CPU | AVX512F | TF 2.21.0 | GPU:0 | ISA capped at SSE41 | oneDNN off"
+    assert machine_label(older) == "Test CPU | AVX512F | TF 2.21.0 | GPU:0 | oneDNN off | oneDNN at SSE41"
+    vnni = make_fingerprint(cpu={**FINGERPRINT["cpu"], "vector_flags": [*FINGERPRINT["cpu"]["vector_flags"],
+                                                                         "avx512_vnni"]})
+    assert machine_label(vnni).endswith("| no GPU | oneDNN on")
 
 
 def test_pooled_cards_group_seeded_runs_by_machine_and_setting(tmp_path) -> None:

@@ -32,6 +32,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, before anything is installed: the lab's finder and builder
+    sys.path.insert(0, str(ROOT))
+from helpers.stacks.installers import InstallError, build_environment, uv_binary  # noqa: E402 (stdlib only)
+from helpers.stacks.pythons import find_python as find_any_python  # noqa: E402
+from helpers.stacks.pythons import python_version  # noqa: E402
+
 PINS = ROOT / "colab-pins.txt"
 VENV = ROOT / ".venv-colab"
 LAB_NAME = "keras-repro-lab"
@@ -39,7 +45,8 @@ PYTHON_OVERRIDE = "COLAB_CHECK_PYTHON"
 # What must run on Colab's versions: the notebooks' imports, the kernel nbval talks to, and the test tools.
 # The lab's own dependencies (pyproject.toml) are added to these by `update`.
 COLAB_ROOTS = ("tensorflow", "keras", "numpy", "pandas", "matplotlib", "ipywidgets", "ipykernel", "ipython",
-               "jupyter_client", "nbformat", "tqdm", "py-cpuinfo", "psutil", "pytest", "pip", "setuptools", "wheel")
+               "jupyter_client", "nbformat", "tqdm", "py-cpuinfo", "psutil", "pytest", "pip", "setuptools", "wheel",
+               "scikit-learn")  # scikit-learn: the digits model of notebook 07
 # Not in Colab: only what CI needs to run the notebooks as tests.
 TEST_ONLY_ROOTS = ("nbval", "pytest-timeout")
 NOT_COLAB = "# Not in Colab: CI's test tools, and what they need that Colab lacks."
@@ -167,38 +174,29 @@ def _test_tools(items: dict[str, dict], freeze: dict[str, tuple[str, str]], pyth
 # --------------------------------------------------------------------------- the environment
 
 
-def _reports_version(candidate: str, version: str) -> bool:
-    try:
-        found = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return found.returncode == 0 and found.stdout.strip() == version
-
-
 def find_python(version: str) -> str:
     """The interpreter for Colab's Python version, or CheckError: never a silent skip.
 
-    COLAB_CHECK_PYTHON if set; else python3.X on PATH; else pyenv's newest 3.X, installed but not
-    selected (pyenv's shim on PATH then refuses to run it)."""
+    COLAB_CHECK_PYTHON if set; else the lab's finder (python3.X on PATH, pyenv's newest 3.X, Windows' py)."""
     override = os.environ.get(PYTHON_OVERRIDE)
     if override:
-        if not _reports_version(override, version):
+        if not (python_version(override) or "").startswith(version + "."):
             raise CheckError(f"{PYTHON_OVERRIDE}={override} is not a working Python {version}.")
         return override
-    candidates = [shutil.which(f"python{version}")]
-    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
-    found = pyenv.glob(f"{version}.*/bin/python{version}")
-    candidates += [str(p) for p in sorted(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.parts[-3])],
-                                          reverse=True)]
-    for candidate in filter(None, candidates):
-        if _reports_version(candidate, version):
-            return candidate
-    raise CheckError(
-        f"Colab runs Python {version} and this machine has no working python{version} (on PATH or in pyenv), so the "
-        f"Colab check cannot run: install Python {version} (for example `pyenv install {version}`) or set "
-        f"{PYTHON_OVERRIDE} to one."
-    )
+    found = find_any_python(version)
+    if found is None:
+        raise CheckError(
+            f"Colab runs Python {version} and this machine has no working python{version} (on PATH or in pyenv), so "
+            f"the Colab check cannot run: install Python {version} (for example `pyenv install {version}`) or set "
+            f"{PYTHON_OVERRIDE} to one."
+        )
+    return found[0]
+
+
+def _lab_uv() -> str | None:
+    """The uv that requirements.txt pins into the lab's .venv, once `tools/lab.py` has made it."""
+    uv = ROOT / ".venv" / ("Scripts/uv.exe" if os.name == "nt" else "bin/uv")
+    return str(uv) if uv.is_file() else None
 
 
 def venv_python(venv: Path = VENV) -> Path:
@@ -248,18 +246,20 @@ def prepare(interpreter: str | None = None) -> Path:
         print(f"colab check: {VENV.name} no longer matches {PINS.name}; building it again", flush=True)
     started = time.perf_counter()
     print(f"colab check: building {VENV.name} with {interpreter} from {PINS.name} ({len(pins)} packages)", flush=True)
-    if subprocess.run([interpreter, "-m", "venv", "--clear", str(VENV)]).returncode != 0:
-        raise CheckError(f"{interpreter} could not create {VENV.name} (its message is above).")
-    # Colab's own pip first: it is the pip that runs the setup cell's install.
-    _pip(python, "install", "--quiet", f"pip=={pins['pip']}", what="Colab's pip")
-    # --no-deps: Colab's set as it is, not as pip would complete it.
-    _pip(python, "install", "--quiet", "--no-deps", "--only-binary=:all:", "-r", str(PINS), what=PINS.name)
+    # Colab's own pip first (it is the pip that runs the setup cell's install), then Colab's set as it is,
+    # not as an installer would complete it (--no-deps). uv when it is there; venv and pip otherwise.
+    try:
+        installer = build_environment(interpreter, VENV, [[f"pip=={pins['pip']}"],
+                                                          ["--no-deps", "--only-binary=:all:", "-r", str(PINS)]],
+                                      cwd=ROOT, uv=uv_binary() or _lab_uv())
+    except InstallError as exc:
+        raise CheckError(f"{VENV.name} could not be built from {PINS.name}: {exc}") from None
     left = differences(pins, installed(python))
     if left:
         raise CheckError(f"{VENV.name} does not match {PINS.name} after installing it ({'; '.join(left)}): "
                          "the pins are not a complete set; run `update` again.")
     stamp.write_text(wanted + "\n")
-    print(f"colab check: {VENV.name} built in {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"colab check: {VENV.name} built with {installer} in {time.perf_counter() - started:.0f} s", flush=True)
     return python
 
 

@@ -4,7 +4,7 @@
 (``python example2_seeded.py``), then reports its test accuracy, test loss and the SHA-256 of
 its data, of its weights before the first training step and of its trained weights as one JSON
 line, so the lab's own runs can be checked against it, on this stack or on another
-(:mod:`helpers.stacks`). It needs only NumPy and the script's TensorFlow.
+(:mod:`helpers.stacks.report`). It needs only NumPy and the script's TensorFlow.
 """
 
 from __future__ import annotations

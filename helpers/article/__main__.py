@@ -2,7 +2,7 @@
 
 Besides the test accuracy, loss and trained weights' SHA-256, it reports two earlier stages of
 the run, so that a script run on another TensorFlow stack can be compared stage by stage with
-the lab's own runs (``helpers.experiment`` hashes the same things in the same order):
+the lab's own runs (``helpers.running.experiment`` hashes the same things in the same order):
 
 * ``initial_weights_sha256`` -- the model's weights just before its first training step, taken
   by wrapping Keras' ``Model.fit`` (the wrapper only reads the weights, then calls ``fit``);
@@ -33,7 +33,7 @@ def _watch_first_fit(seen: dict[str, Any]) -> None:
     """Wrap Keras' Model.fit so the first call records the weights it starts from."""
     from tensorflow import keras
 
-    from helpers.weights import weights_sha256
+    from helpers.core.weights import weights_sha256
 
     original = keras.Model.fit
 
@@ -76,7 +76,7 @@ def main() -> int:
         namespace = runpy.run_path(str(EXAMPLES[args.example]), run_name="__main__")
     import numpy as np
 
-    from helpers.weights import weights_sha256
+    from helpers.core.weights import weights_sha256
 
     data = [namespace.get(name) for name in DATA_NAMES]
     has_data = all(isinstance(array, np.ndarray) for array in data)

@@ -1,0 +1,1 @@
+"""Cards, the files two machines compare: making, reading, comparing, imitating, pooling a class's."""

@@ -1,0 +1,1 @@
+"""Other TensorFlow/Keras versions: finding Pythons, building cached environments, running there."""
