@@ -147,17 +147,19 @@ def cuda_found(build: dict[str, Any], *, loaded: Iterable[str] | None = None,
 
 
 def _read_metadata(name: str) -> tuple[Any, dict[str, Any] | None]:
-    from importlib.metadata import PackageNotFoundError, distribution
+    # Run from a checkout, the current folder is on sys.path and its ``*.egg-info`` (left there by
+    # the editable build) is found first; it has no direct_url.json, the installed copy's does.
+    from importlib.metadata import distributions
 
-    try:
-        dist = distribution(name)
-    except PackageNotFoundError:
-        return None, None
-    try:
-        direct = json.loads(dist.read_text("direct_url.json") or "null")
-    except ValueError:
-        direct = None
-    return dist, direct if isinstance(direct, dict) else None
+    found = list(distributions(name=name))
+    for dist in found:
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "null")
+        except ValueError:
+            direct = None
+        if isinstance(direct, dict):
+            return dist, direct
+    return (found[0], None) if found else (None, None)
 
 
 def lab_installation(name: str = DISTRIBUTION) -> dict[str, Any]:
