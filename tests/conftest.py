@@ -42,6 +42,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Run each notebook once per session: in the browser test when it runs (it checks the same
     verdicts as nbval, and more), under nbval otherwise (a notebook on its own, the Colab check,
     a machine without a browser)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)
     in_browser = any(item.path.name == "test_browser.py" and item.name.startswith("test_notebook_runs")
                      for item in items)
     if not (in_browser and find_browser() is not None):

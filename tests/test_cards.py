@@ -68,10 +68,7 @@ def test_a_version_1_card_still_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("{oops", "is not a card: it is not valid JSON"),
-        ('{"format": "keras-repro-lab/results", "x": NaN}', "NaN is not a number JSON allows"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ('{"hello": 1}', "is not a results file written by this lab"),
         ('{"format": "keras-repro-lab/results", "format_version": 1, "runs": "abc"}', "is not a valid card:"),
         ('{"format": "keras-repro-lab/results", "format_version": 9}', "written by a newer lab (format version 9)"),
     ],
@@ -85,9 +82,7 @@ def test_text_that_is_not_a_card_is_one_sentence(tmp_path: Path, text: str, frag
 
 
 BAD_VALUES = [
-    (lambda d: d["runs"][0].update(test_accuracy="high"), "runs[0].test_accuracy: 'high' is not of type 'number'"),
     (lambda d: d["runs"][1].pop("config"), "runs[1]: 'config' is a required property"),
-    (lambda d: d["runs"][0]["config"].update(seed=-4), "run 0: seed must be from 0"),
     (lambda d: d["runs"][0]["config"].update(epochs=10**9), "run 0: epochs must be from 1 to 500"),
     (lambda d: d["runs"][0].update(mode="cpu"), "run 0 says mode cpu but its settings make it seeded"),
     (lambda d: d["runs"][0].update(weights_sha256="x" * 64), "runs[0].weights_sha256"),
@@ -309,22 +304,6 @@ def test_the_card_command(tmp_path: Path) -> None:
     assert all(dict(r.config.env) == {"ONEDNN_MAX_CPU_ISA": "AVX2"} for r in card.runs)
     assert all(r.fingerprint["env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2" for r in card.runs)
     assert card.document["command"].endswith("--env ONEDNN_MAX_CPU_ISA=AVX2 --note 'imitated: AVX2' --quiet")
-
-
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        (["card"], "the following arguments are required: --out"),
-        (["card", "--out", "x.json", "--env", "NOVALUE"], "'NOVALUE' must look like NAME=VALUE"),
-        (["card", "--out", "/no/such/folder/x.json"], "the folder /no/such/folder does not exist"),
-        (["card", "--out", "x.json", "--repeats", "1"], "needs at least 2 repeats"),
-        (["card", "--out", "x.json", "--env", "CUDA_VISIBLE_DEVICES=-1"], "set the device and the seed with their own"),
-    ],
-)
-def test_card_command_errors_are_one_line(args: list[str], fragment: str) -> None:
-    done = run_cli(*args)
-    assert done.returncode == 2 and fragment in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
 def test_make_card_checks_its_arguments_before_running(tmp_path: Path) -> None:

@@ -168,6 +168,7 @@ def resolve(target: tuple[str, str], python: tuple[int, int], work: Path) -> dic
     raise AssertionError(f"still missing after {MAX_ROUNDS} rounds: {sorted(missing)}")
 
 
+@pytest.mark.network
 def test_pins_resolve_with_wheels_for_every_platform_and_python(tmp_path: Path, record_property) -> None:
     """pip picks a wheel for every package, on each platform and each claimed Python, and the pinned
     versions are the ones picked. Concurrent: pip mostly waits on the package index."""
@@ -252,9 +253,10 @@ def test_bootstrap_refuses_an_unsupported_python_in_one_sentence(version: tuple[
     assert ".".join(map(str, version)) in message and lab.python_range() in message
 
 
-@pytest.mark.parametrize("version", lab.PYTHONS)
-def test_bootstrap_accepts_each_claimed_python(version: tuple[int, int]) -> None:
-    lab.check_python((*version, 0))
+def test_bootstrap_accepts_the_python_running_these_tests() -> None:
+    """The tests run in the environment the bootstrap made, so it must accept this Python; the claimed
+    range itself is held to the pins by the resolution test above."""
+    lab.check_python(sys.version_info)
 
 
 def test_bootstrap_refuses_intel_macs_and_rosetta_and_other_machines() -> None:
@@ -388,6 +390,21 @@ def test_bootstrap_command_line_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert lab.main(["install", "--now"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("tools/lab.py: ") for line in err)
+
+
+def test_the_quick_loop_leaves_out_every_costly_marker_but_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new marker for something costly (a browser, another stack, the network) must be left out of
+    the contributor's loop too, or that loop quietly grows; ``slow`` (TensorFlow workers) stays in."""
+    import tomllib
+
+    pytest_options = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]
+    markers = {line.split(":", 1)[0] for line in pytest_options["ini_options"]["markers"]}
+    assert set(re.findall(r"not (\w+)", lab.QUICK)) == markers - {"slow"}
+    ran: list[list[str]] = []
+    monkeypatch.setattr(lab, "ensure_environment", lambda: Path("py"))
+    monkeypatch.setattr(lab, "run_child", lambda command: ran.append(list(command)) or 0)
+    assert lab.main(["quick", "-x"]) == 0
+    assert ran == [["py", "-m", "pytest", "tests", "-m", lab.QUICK, "-q", "-x"]]
 
 
 def test_bootstrap_passes_the_childs_exit_code_through() -> None:
@@ -535,11 +552,11 @@ def test_available_cores_without_affinity(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_colab_pins_hold_colabs_versions() -> None:
     header, pins = colab_check.read_pins()
-    assert header["python"] == "3.13" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", header["date"])
+    # Shapes, not versions: the versions are Colab's and change with every honest `update`.
+    assert re.fullmatch(r"3\.\d+", header["python"]) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", header["date"])
     assert "googlecolab/backend-info" in header["source"]
-    expected = {"tensorflow": "2.20.0", "keras": "3.13.2", "numpy": "2.1.3", "pandas": "2.2.3",
-                "matplotlib": "3.10.0", "ipywidgets": "7.7.1", "ipykernel": "6.17.1", "jupyter-client": "7.4.9"}
-    assert {name: pins.get(name) for name in expected} == expected
+    for name in ("tensorflow", "keras", "numpy", "pandas", "matplotlib", "ipywidgets", "ipykernel", "jupyter-client"):
+        assert re.fullmatch(r"\d+(\.\d+)+", pins.get(name, "")), f"colab-pins.txt lacks Colab's {name}"
     for name in colab_check.lab_dependencies():
         assert colab_check.canonical(name) in pins, f"the lab needs {name}; the Colab pins lack it"
     for name in colab_check.TEST_ONLY_ROOTS:

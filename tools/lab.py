@@ -2,6 +2,8 @@
 
     python3 tools/lab.py              open JupyterLab on notebooks/      (Windows: py tools/lab.py)
     python3 tools/lab.py test [ARGS]  run every test: python -m pytest [ARGS]
+    python3 tools/lab.py quick [ARGS] the contributor's loop: every test but the browser, the notebooks,
+                                      other TensorFlow stacks and the network
     python3 tools/lab.py install      only bring .venv up to date (what `make` calls)
 
 The first run creates .venv with the Python that runs this script, installs requirements.txt,
@@ -29,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP_NAME = ".installed"
 INSTALL_INPUTS = ("requirements.txt", "pyproject.toml")
+# The pytest markers the quick loop leaves out (pyproject.toml defines them): what needs a browser, runs
+# a notebook, builds another TensorFlow stack or waits on the package index.
+QUICK = "not browser and not notebooks and not stacks and not network"
 # Bump when the install steps below change, so existing environments are brought up to date.
 RECIPE = 2
 
@@ -228,11 +233,11 @@ def run_child(command: Sequence[str], cwd: Path = ROOT) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "lab"
-    if command not in ("lab", "test", "install"):
-        print(f"tools/lab.py: unknown command {command!r}; use lab (the default), test [PYTEST ARGS] or install.",
-              file=sys.stderr)
+    if command not in ("lab", "test", "quick", "install"):
+        print(f"tools/lab.py: unknown command {command!r}; use lab (the default), test [PYTEST ARGS], "
+              "quick [PYTEST ARGS] or install.", file=sys.stderr)
         return 2
-    if args and command != "test":
+    if args and command not in ("test", "quick"):
         print(f"tools/lab.py: {command} takes no arguments (got {' '.join(args)}).", file=sys.stderr)
         return 2
     try:
@@ -245,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if command == "test":
         return run_child([str(python), "-m", "pytest", *args])
+    if command == "quick":
+        return run_child([str(python), "-m", "pytest", "tests", "-m", QUICK, "-q", *args])
     return run_child(jupyter_command(python))
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.cli import common
-from helpers.cli.common import add_common, command_line, env_pair, note_retries, seed_of, xla_of
+from helpers.cli.common import add_common, add_script_limits, command_line, env_pair, note_retries, seed_of, xla_of
 from helpers.core.config import ConfigError
 
 
@@ -37,10 +37,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     script.add_argument("--script", metavar="SCRIPT.py",
                         help="make the card of your own training script: --repeats runs as written and --repeats "
                              "seeded with keras.utils.set_random_seed(--seed), each a fresh process")
-    script.add_argument("--max-epochs", type=int, default=None, metavar="E", help="cap every fit call at E epochs")
-    script.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap every fit call at N steps")
-    script.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                        help="stop a run of the script that takes longer (default: %(default)g)")
+    add_script_limits(script)
 
     compare = commands.add_parser(
         "compare", help="compare two cards and explain why their runs differ",

@@ -38,6 +38,16 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_script_limits(parser: argparse.ArgumentParser | argparse._ArgumentGroup, timeout: float = 600.0) -> None:
+    """The limits of every command that runs a learner's script: its time, and caps on each ``fit``."""
+    parser.add_argument("--timeout", type=float, default=timeout, metavar="SECONDS",
+                        help="stop a run of the script that takes longer (default: %(default)g)")
+    parser.add_argument("--max-epochs", type=int, default=None, metavar="E",
+                        help="cap every fit call at E epochs (the output and the card say the training was capped)")
+    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
+                        help="cap every fit call at N training steps in all")
+
+
 def env_pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from helpers.cli.common import add_script_limits
 from helpers.core.config import DEFAULT_SEED
 
 
@@ -14,12 +15,7 @@ def add_script_options(parser: argparse.ArgumentParser, timeout_default: float) 
     """The options every command that runs a learner's script shares: the seed, the time limit, the caps."""
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="the seed the fixes (and a card's seeded runs) use (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=timeout_default, metavar="SECONDS",
-                        help="stop a run that takes longer than this (default: %(default)g)")
-    parser.add_argument("--max-epochs", type=int, default=None, metavar="E",
-                        help="cap every fit call at E epochs (the output says the training was capped)")
-    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
-                        help="cap every fit call at N training steps in all")
+    add_script_limits(parser, timeout_default)
     parser.add_argument("--parallel", type=int, default=None, help="how many runs at once (default: the cores)")
 
 

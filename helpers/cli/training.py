@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from helpers.cli import common
-from helpers.cli.common import EXIT_ERROR
+from helpers.cli.common import EXIT_ERROR, add_script_limits
 from helpers.core.config import DEFAULT_SEED, TASKS, ConfigError, shown
 
 
@@ -45,10 +45,7 @@ def _add_diverge_parser(commands: argparse._SubParsersAction) -> None:
     script.add_argument("--script", metavar="SCRIPT.py",
                         help="run A: your script seeded with keras.utils.set_random_seed(--seed); run B: the same "
                              "with the --b-... settings")
-    script.add_argument("--max-epochs", type=int, default=None, metavar="E", help="cap every fit call at E epochs")
-    script.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap every fit call at N steps")
-    script.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                        help="stop a run of the script that takes longer (default: %(default)g)")
+    add_script_limits(script)
 
 
 def diverge(args: argparse.Namespace, argv: Sequence[str]) -> int:
