@@ -392,14 +392,14 @@ def test_bootstrap_command_line_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert len(err) == 2 and all(line.startswith("tools/lab.py: ") for line in err)
 
 
-def test_the_quick_loop_leaves_out_every_costly_marker_but_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_quick_loop_leaves_out_every_costly_marker(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new marker for something costly (a browser, another stack, the network) must be left out of
-    the contributor's loop too, or that loop quietly grows; ``slow`` (TensorFlow workers) stays in."""
+    the contributor's loop too, or that loop quietly grows."""
     import tomllib
 
     pytest_options = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]
     markers = {line.split(":", 1)[0] for line in pytest_options["ini_options"]["markers"]}
-    assert set(re.findall(r"not (\w+)", lab.QUICK)) == markers - {"slow"}
+    assert set(re.findall(r"not (\w+)", lab.QUICK)) == markers
     ran: list[list[str]] = []
     monkeypatch.setattr(lab, "ensure_environment", lambda: Path("py"))
     monkeypatch.setattr(lab, "run_child", lambda command: ran.append(list(command)) or 0)

@@ -162,6 +162,7 @@ def keras2_python() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.stacks
 def test_recording_changes_not_a_bit_on_keras_2(keras2_python: str) -> None:
     assert_recording_changes_nothing(keras2_python)
 

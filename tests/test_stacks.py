@@ -47,6 +47,7 @@ def cli_report() -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.stacks
 @pytest.mark.slow
 @needs_python_for_extra
 def test_this_kernels_stack_comes_first_and_matches_the_labs_own_run(cli_report: dict) -> None:
@@ -66,6 +67,7 @@ def test_this_kernels_stack_comes_first_and_matches_the_labs_own_run(cli_report:
     assert own["test_accuracy"] == lab.test_accuracy and own["test_loss"] == lab.test_loss
 
 
+@pytest.mark.stacks
 @pytest.mark.slow
 @needs_python_for_extra
 def test_tensorflow_2_15_keeps_the_data_and_start_but_trains_other_weights(cli_report: dict) -> None:
@@ -86,6 +88,7 @@ def test_tensorflow_2_15_keeps_the_data_and_start_but_trains_other_weights(cli_r
     assert "data: same values, stored differently" in step["changes"][0]
 
 
+@pytest.mark.stacks
 @pytest.mark.slow
 @needs_python_for_extra
 def test_a_built_stack_is_cached(cli_report: dict) -> None:

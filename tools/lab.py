@@ -3,7 +3,7 @@
     python3 tools/lab.py              open JupyterLab on notebooks/      (Windows: py tools/lab.py)
     python3 tools/lab.py test [ARGS]  run every test: python -m pytest [ARGS]
     python3 tools/lab.py quick [ARGS] the contributor's loop: every test but the browser, the notebooks,
-                                      other TensorFlow stacks and the network
+                                      other TensorFlow stacks, the network and TensorFlow's workers
     python3 tools/lab.py install      only bring .venv up to date (what `make` calls)
 
 The first run creates .venv with the Python that runs this script, installs requirements.txt,
@@ -32,8 +32,9 @@ VENV = ROOT / ".venv"
 STAMP_NAME = ".installed"
 INSTALL_INPUTS = ("requirements.txt", "pyproject.toml")
 # The pytest markers the quick loop leaves out (pyproject.toml defines them): what needs a browser, runs
-# a notebook, builds another TensorFlow stack or waits on the package index.
-QUICK = "not browser and not notebooks and not stacks and not network"
+# a notebook, builds another TensorFlow stack, waits on the package index or starts TensorFlow workers
+# (the last took 12.7 minutes of the 13 here; docs/speed.md).
+QUICK = "not browser and not notebooks and not stacks and not network and not slow"
 # Bump when the install steps below change, so existing environments are brought up to date.
 RECIPE = 2
 
