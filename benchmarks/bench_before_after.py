@@ -41,8 +41,11 @@ NOTEBOOK_TARGET, DOCTOR_NOTEBOOK_TARGET = 25.0, 60.0
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, str]:
+    # Each checkout's own helpers first on the path, for its notebooks' kernels and their workers too:
+    # the .venv's editable install points at one checkout only.
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no message"])[-1]
