@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from helpers.cards.factors import Factor, differing_factors
-from helpers.cards.fileformat import Card, load_card
+from helpers.cards.fileformat import Card, as_card
 from helpers.core.config import ConfigError, shown
 from helpers.core.layers import guess_layers, parting, parting_sentence
 from helpers.core.results import RunResult
@@ -234,18 +234,10 @@ def representative_runs(card: Card) -> dict[SettingKey, RunResult]:
     return chosen
 
 
-def _as_card(card: Card | str | Path, name: str) -> Card:
-    if isinstance(card, Card):
-        return card
-    if isinstance(card, (str, Path)):
-        return load_card(card)
-    raise ConfigError(f"card {name} must be a Card or the path of a card file, not {type(card).__name__}.")
-
-
 def compare_cards(a: Card | str | Path, b: Card | str | Path, setting: str | None = None) -> Comparison:
     """Compare two cards (loaded, or paths). ``setting`` picks the mode to explain ("seeded" or
     "cpu"); by default the seeded runs, else the CPU-forced ones."""
-    card_a, card_b = _as_card(a, "A"), _as_card(b, "B")
+    card_a, card_b = as_card(a, "A"), as_card(b, "B")
     reps_a, reps_b = representative_runs(card_a), representative_runs(card_b)
     shared = [key for key in reps_a if key in reps_b]
     only = [f"{setting_label(k)} ({card.name})" for card, reps, other in ((card_a, reps_a, reps_b),

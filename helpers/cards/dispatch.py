@@ -10,17 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.cards.fileformat import Card, load_card
+from helpers.cards.fileformat import Card, as_card
 from helpers.cards.script_cards import is_script_card, script_card
 from helpers.core.config import ConfigError
-
-
-def _loaded(card: Any, name: str) -> Card:
-    if isinstance(card, Card):
-        return card
-    if isinstance(card, (str, Path)):
-        return load_card(card)
-    raise ConfigError(f"card {name} must be a Card or the path of a card file, not {type(card).__name__}.")
 
 
 def compare_cards(a: Card | str | Path, b: Card | str | Path, setting: str | None = None) -> Any:
@@ -28,7 +20,7 @@ def compare_cards(a: Card | str | Path, b: Card | str | Path, setting: str | Non
     ``ScriptComparison`` for two cards of a script. ``setting`` ("seeded" or "cpu") is for the former."""
     from helpers.cards.compare import compare_cards as compare_article_cards
 
-    card_a, card_b = _loaded(a, "A"), _loaded(b, "B")
+    card_a, card_b = as_card(a, "A"), as_card(b, "B")
     scripts = is_script_card(card_a), is_script_card(card_b)
     if scripts == (False, False):
         return compare_article_cards(card_a, card_b, setting=setting)
@@ -45,7 +37,7 @@ def imitate(card: Card | str | Path, setting: str | None = None, *, script: str 
             progress: bool = True, parallel: int | None = None, other_stacks: bool = True) -> Any:
     """Try here the settings that reproduce ``card``'s seeded weights. A script card needs the script
     itself (``script``): the card carries only its name and hash."""
-    loaded = _loaded(card, "to imitate")
+    loaded = as_card(card, "to imitate")
     if not is_script_card(loaded):
         from helpers.cards.imitate import imitate as imitate_article
 

@@ -237,6 +237,15 @@ def load_card(path: str | Path, name: str | None = None) -> Card:
     return card_from_document(parse_document(text, name), name, path)
 
 
+def as_card(card: Card | str | Path, name: str) -> Card:
+    """``card`` as given (a loaded Card) or loaded from its path; ``name`` says which card in the sentence."""
+    if isinstance(card, Card):
+        return card
+    if isinstance(card, (str, Path)):
+        return load_card(card)
+    raise ConfigError(f"card {name} must be a Card or the path of a card file, not {type(card).__name__}.")
+
+
 def load_results(path: str | Path) -> list[RunResult]:
     """The runs of the card at ``path`` (see :func:`load_card`)."""
     return load_card(path).runs

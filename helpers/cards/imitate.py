@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.cards.compare import representative_runs, setting_key, setting_label
-from helpers.cards.fileformat import Card, load_card
+from helpers.cards.fileformat import Card, as_card
 from helpers.core.config import ConfigError, RunConfig, shown
 from helpers.core.results import RunResult
 from helpers.core.stages import compare_stages, first_differing_stage
@@ -292,7 +292,7 @@ def imitate(card: Card | str | Path, setting: str | None = None, *, progress: bo
     A card from another TensorFlow or Keras version is imitated in that stack, built here once and
     cached (``other_stacks=False`` keeps to this environment).
     """
-    card = card if isinstance(card, Card) else load_card(card)
+    card = as_card(card, "to imitate")
     target, notes = _choose_target(card, setting)
     found, problem = their_stack(target) if other_stacks else (None, None)
     if problem:
