@@ -403,8 +403,31 @@ def test_the_quick_loop_leaves_out_every_costly_marker(monkeypatch: pytest.Monke
     ran: list[list[str]] = []
     monkeypatch.setattr(lab, "ensure_environment", lambda: Path("py"))
     monkeypatch.setattr(lab, "run_child", lambda command: ran.append(list(command)) or 0)
+    monkeypatch.setattr(lab, "available_cores", lambda: 1)
     assert lab.main(["quick", "-x"]) == 0
     assert ran == [["py", "-m", "pytest", "tests", "-m", lab.QUICK, "-q", "-x"]]
+
+
+@pytest.mark.parametrize(("args", "cores", "options"), [
+    ([], 1, []),  # one core: one process, no xdist workers to start
+    ([], 2, ["-n", "2", "--dist", "loadfile"]),
+    (["-x"], 16, ["-n", "4", "--dist", "loadfile"]),  # capped: each test process starts TensorFlow workers too
+    (["-n", "0"], 2, []),  # the contributor's own choice wins
+    (["-n3"], 2, []),
+    (["--dist", "load"], 2, []),
+    (["-p", "no:xdist"], 2, []),
+])
+def test_the_tests_run_in_one_process_per_core_unless_told(args: list, cores: int, options: list) -> None:
+    assert lab.parallel_options(args, cores) == options
+
+
+def test_the_test_command_passes_the_parallel_options_before_the_contributors(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(lab, "ensure_environment", lambda: Path("py"))
+    monkeypatch.setattr(lab, "run_child", lambda command: ran.append(list(command)) or 0)
+    monkeypatch.setattr(lab, "available_cores", lambda: 2)
+    assert lab.main(["test", "-k", "card"]) == 0
+    assert ran == [["py", "-m", "pytest", "-n", "2", "--dist", "loadfile", "-k", "card"]]
 
 
 def test_bootstrap_passes_the_childs_exit_code_through() -> None:

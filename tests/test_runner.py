@@ -193,3 +193,20 @@ def test_a_failed_run_keeps_the_others() -> None:
     message = str(caught.value)
     assert "run 1" in message and "TensorFlow sees no GPU" in message and "\n" not in message
     assert [r.index for r in caught.value.completed] == [0, 2]
+
+
+@pytest.mark.slow
+def test_the_article_worker_starts_tensorflow_without_scikit_learn_and_a_script_keeps_it() -> None:
+    """Keras 3 imports scikit-learn at start-up only for wrappers the article never uses: the article's worker
+    hides it (0.8 s of each TensorFlow start here). The bits are still the article script's (its own process,
+    scikit-learn loaded: test_reference_experiment); a learner's script still imports it (the digits scripts
+    load their data with it: test_scripts)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from helpers.running.worker import _start_tensorflow; "
+             "seconds, refusal = _start_tensorflow(); "
+             "print(refusal, 'sklearn' in sys.modules and sys.modules['sklearn'] is None, "
+             "'keras.src.wrappers.sklearn_wrapper' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["None", "True", "True"]  # no refusal; hidden; Keras started regardless

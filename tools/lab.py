@@ -1,7 +1,7 @@
 """Open the lab, or run every test, on Linux, macOS or Windows with nothing installed but Python.
 
     python3 tools/lab.py              open JupyterLab on notebooks/      (Windows: py tools/lab.py)
-    python3 tools/lab.py test [ARGS]  run every test: python -m pytest [ARGS]
+    python3 tools/lab.py test [ARGS]  run every test: python -m pytest [ARGS], one process per core (up to 4)
     python3 tools/lab.py quick [ARGS] the contributor's loop: every test but the browser, the notebooks,
                                       other TensorFlow stacks, the network and TensorFlow's workers
     python3 tools/lab.py install      only bring .venv up to date (what `make` calls)
@@ -35,6 +35,10 @@ INSTALL_INPUTS = ("requirements.txt", "pyproject.toml")
 # a notebook, builds another TensorFlow stack, waits on the package index or starts TensorFlow workers
 # (the last took 12.7 minutes of the 13 here; docs/speed.md).
 QUICK = "not browser and not notebooks and not stacks and not network and not slow"
+# The tests run in this many processes at most, one per core (pytest-xdist), each taking whole files
+# (``--dist loadfile``): a file's fixtures share TensorFlow runs between its tests. More would mostly add
+# memory, since most tests start TensorFlow workers of their own (docs/speed.md: "The test suite").
+MAX_TEST_PROCESSES = 4
 # Bump when the install steps below change, so existing environments are brought up to date.
 RECIPE = 2
 
@@ -231,6 +235,22 @@ def run_child(command: Sequence[str], cwd: Path = ROOT) -> int:
             continue
 
 
+def available_cores() -> int:
+    """The cores this process may use (its affinity mask where the OS has one, as in containers and CI)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def parallel_options(args: Sequence[str], cores: int | None = None) -> list[str]:
+    """pytest-xdist's options for the tests, unless the arguments already choose (``-n 0`` runs in one process)."""
+    chosen = any(arg.startswith(("-n", "--numprocesses", "--dist")) or arg == "no:xdist" for arg in args)
+    processes = min(MAX_TEST_PROCESSES, available_cores() if cores is None else cores)
+    if chosen or processes < 2:
+        return []
+    return ["-n", str(processes), "--dist", "loadfile"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "lab"
@@ -250,9 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (VENV / STAMP_NAME).touch()  # for make: the environment is as new as its inputs
         return 0
     if command == "test":
-        return run_child([str(python), "-m", "pytest", *args])
+        return run_child([str(python), "-m", "pytest", *parallel_options(args), *args])
     if command == "quick":
-        return run_child([str(python), "-m", "pytest", "tests", "-m", QUICK, "-q", *args])
+        return run_child([str(python), "-m", "pytest", "tests", "-m", QUICK, "-q", *parallel_options(args), *args])
     return run_child(jupyter_command(python))
 
 
