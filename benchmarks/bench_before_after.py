@@ -9,7 +9,8 @@ own ``helpers``), except the warm run, which is the worker's own round trip as `
 reports it. Targets are this wave's (issue: speed), printed as PASS or MISS for the checkout
 after; a figure the earlier checkout cannot produce (a notebook it does not have) is left blank.
 
-Figures: a warm run of the article's model (median of 5 after one, one worker); the audit
+Figures: a warm run of the article's model (median of 5 after one, one worker); the next cell, a batch of two
+seeded runs right after another in the same process (a notebook's next cell, the playground's next Run); the audit
 (``--repeats 5``) against the naive loop of 15 fresh scripts; a card; compare of two cards (median of
 5); imitate of a card made under ``ONEDNN_MAX_CPU_ISA=SSE41``; with ``--notebooks`` each notebook
 under nbval. Run it on an idle machine: it says the load average before and after.
@@ -35,6 +36,14 @@ import json, statistics
 from helpers import RunConfig, run_configs
 runs = run_configs([RunConfig(seed=42)] * 6, processes="warm", parallel=1, progress=False)
 print(json.dumps({"warm": statistics.median(r.wall_seconds for r in runs[1:]), "hash": runs[-1].weights_sha256}))
+"""
+NEXT_BATCH = """
+import json, time
+from helpers import RunConfig, run_configs
+run_configs([RunConfig(seed=42)] * 2, progress=False)
+started = time.perf_counter()
+run_configs([RunConfig(seed=42)] * 2, progress=False)
+print(json.dumps({"next": time.perf_counter() - started}))
 """
 TARGETS = {"warm run (s)": 0.75, "audit / naive": 0.15, "card (s)": 30.0, "compare (s)": 0.5}
 NOTEBOOK_TARGET, DOCTOR_NOTEBOOK_TARGET = 25.0, 60.0
@@ -77,6 +86,11 @@ def main() -> int:
         return json.loads(run([sys.executable, "-c", WARM], folder)[1].strip().splitlines()[-1])["warm"]
 
     figures["warm run (s)"] = both(before, warm)
+
+    def next_batch(folder: Path, _: str) -> float:
+        return json.loads(run([sys.executable, "-c", NEXT_BATCH], folder)[1].strip().splitlines()[-1])["next"]
+
+    figures["next cell: 2 seeded runs after 2 (s)"] = both(before, next_batch)
 
     naive = time.perf_counter()
     for example in (1, 2, 3):

@@ -37,6 +37,7 @@ _EXPORTS: Dict[str, str] = {
     # running the experiment
     **dict.fromkeys(("run_configs", "run_mode", "RunError", "RunInterrupted", "interrupted_runs"),
                     "helpers.running.runner"),
+    "end_kept_workers": "helpers.running.kept",
     **dict.fromkeys(("run_experiment", "build_model", "make_data"), "helpers.running.experiment"),
     "hash_in_a_new_interpreter": "helpers.running.seeding",
     **dict.fromkeys(("run_audit", "audit_verdicts", "device_sentence"), "helpers.running.audit"),

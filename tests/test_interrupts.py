@@ -28,6 +28,14 @@ pytestmark = pytest.mark.slow
 LONG = RunConfig(epochs=40)  # a few seconds a run: long enough to be caught in the middle
 
 
+@pytest.fixture(autouse=True)
+def no_kept_workers() -> None:
+    """Workers kept idle by earlier tests in this process are not this test's to kill or count."""
+    from helpers.running.kept import end_kept_workers
+
+    end_kept_workers(wait=True)
+
+
 def workers_of(process: psutil.Process) -> list[psutil.Process]:
     """The lab's worker processes under ``process``: started with the runner's bootstrap."""
     return [p for p in process.children(recursive=True) if BOOTSTRAP in p.cmdline()]

@@ -251,7 +251,7 @@ def test_keras_2_warm_workers_give_the_bits_of_fresh_processes() -> None:
     # Runs of one seed share a worker (the seed is its PYTHONHASHSEED): first one that leaves Python's random
     # unseeded, then one of another task, then the seeded run.
     before = [RunConfig(seed=42, seed_calls=("numpy", "tensorflow"), epochs=2), RunConfig(seed=42, task="learnable")]
-    warm = run_in_stack(stack, [*before, seeded], processes="warm", parallel=1, progress=False)
+    warm = run_in_stack(stack, [*before, seeded], processes="warm", parallel=1, progress=False, keep_workers=False)
     assert warm[2].run_in_worker == 3 and warm[2].weights_sha256 == fresh.weights_sha256
     code = ("import sys; sys.path[0] = sys.argv[1]\n"
             "from tensorflow import keras\n"

@@ -68,7 +68,8 @@ def warm_batch() -> list[RunResult]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in POLLUTION.items():
             patch.setenv(name, value)
-        return run_configs([*warm_ups(), *KNOBS, *UNSEEDED], processes="warm", progress=False)
+        # New workers (not ones kept from earlier tests): the tests below count each worker's runs from 1.
+        return run_configs([*warm_ups(), *KNOBS, *UNSEEDED], processes="warm", progress=False, keep_workers=False)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +211,71 @@ def test_the_article_worker_starts_tensorflow_without_scikit_learn_and_a_script_
              "'keras.src.wrappers.sklearn_wrapper' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == ["None", "True", "True"]  # no refusal; hidden; Keras started regardless
+
+
+class FakeWorker:
+    """Stands in for a worker process in the kept-workers tests: no TensorFlow, just the state they read."""
+
+    def __init__(self, key: str, signature: str, running: bool = True):
+        self.key, self.signature, self.running, self.closed = key, signature, running, False
+
+    def alive(self) -> bool:
+        return self.running and not self.closed
+
+    def close(self, wait: bool = True) -> None:
+        self.closed = True
+
+
+def test_kept_workers_serve_only_their_own_environment_and_only_while_running() -> None:
+    from helpers.running.kept import KeptWorkers
+
+    kept = KeptWorkers(limit=2)
+    seeded, cpu, dead = FakeWorker("seeded", "env A"), FakeWorker("cpu", "env A"), FakeWorker("seeded", "env A")
+    kept.keep(cpu)
+    kept.keep(seeded)
+    assert kept.take("seeded", "env B") is None  # another variable somewhere in the environment: a new worker
+    assert kept.take("seeded", "env A") is seeded and kept.take("seeded", "env A") is None  # taken once
+    dead.running = False
+    kept.keep(dead)
+    assert dead.closed and len(kept) == 1  # a stopped worker is let go, not kept
+    kept.keep(seeded)
+    cpu.running = False  # died while idle (out of memory, killed)
+    assert kept.take("cpu", "env A") is None and len(kept) == 1
+
+
+def test_only_the_newest_kept_workers_stay_and_end_all_ends_the_rest() -> None:
+    from helpers.running.kept import KeptWorkers
+
+    kept = KeptWorkers(limit=2)
+    workers = [FakeWorker("seeded", f"env {n}") for n in range(3)]
+    for worker in workers:
+        kept.keep(worker)
+    assert [w.closed for w in workers] == [True, False, False]
+    assert kept.end_all() == 2 and all(w.closed for w in workers) and len(kept) == 0
+    none_kept = KeptWorkers(limit=0)
+    none_kept.keep(extra := FakeWorker("seeded", "env"))
+    assert extra.closed and len(none_kept) == 0
+
+
+@pytest.mark.slow
+def test_a_later_batch_takes_up_the_kept_worker_and_still_gives_a_fresh_processs_bits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.running.kept import KEPT, end_kept_workers
+
+    end_kept_workers()
+    seeded, other = RunConfig(seed=42, epochs=2), RunConfig(seed=42, epochs=2, task="learnable")
+    (first,) = run_configs([seeded], parallel=1, progress=False)
+    (between,) = run_configs([other], parallel=1, progress=False)
+    (again,) = run_configs([seeded], parallel=1, progress=False)
+    (fresh,) = run_configs([seeded], processes="fresh", progress=False)
+    assert first.worker_pid == between.worker_pid == again.worker_pid
+    assert (first.run_in_worker, between.run_in_worker, again.run_in_worker) == (1, 2, 3)
+    assert again.tensorflow_import_seconds == 0.0 < first.tensorflow_import_seconds
+    assert first.weights_sha256 == again.weights_sha256 == fresh.weights_sha256 != between.weights_sha256
+    assert fresh.worker_pid != first.worker_pid and len(KEPT) == 1  # fresh runs neither take nor leave one
+    (unkept,) = run_configs([seeded], parallel=1, progress=False, keep_workers=False)
+    assert unkept.worker_pid != first.worker_pid and len(KEPT) == 1
+    monkeypatch.setenv("REPRO_LAB_TEST_VARIABLE", "1")  # the environment changed: the kept worker does not fit
+    (changed,) = run_configs([seeded], parallel=1, progress=False)
+    assert changed.worker_pid != first.worker_pid and changed.run_in_worker == 1
+    assert end_kept_workers() == min(2, KEPT.limit)

@@ -88,21 +88,40 @@ def environment_key(config: RunConfig) -> EnvKey:
     return (("device", config.device), *sorted(worker_environment(config).items()))
 
 
+# Two workers are interchangeable when they have the same Python, lab and whole environment.
+Signature = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+def process_environment(overrides: dict[str, str | None], interpreter: Interpreter) -> dict[str, str]:
+    """The whole environment a worker starts with: this process's (or, for another environment's Python,
+    what of it does not leak packages across), the interpreter's own variables, then ``overrides``."""
+    env = isolated_environment(os.environ) if interpreter.isolated else dict(os.environ)
+    env.update(interpreter.env)
+    # TensorFlow's C++ start-up notes go to a log nobody reads; errors still come through.
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def signature_of(overrides: dict[str, str | None], interpreter: Interpreter | None = None) -> Signature:
+    """What a worker started now with ``overrides`` would be: a kept worker serves a batch only when equal."""
+    interpreter = interpreter or this_python()
+    env = process_environment(overrides, interpreter)
+    return interpreter.executable, interpreter.lab_root, tuple(sorted(env.items()))
+
+
 class Worker:
     """One worker process speaking the JSON-lines protocol of :mod:`helpers.running.worker`."""
 
     def __init__(self, key: EnvKey, overrides: dict[str, str | None], interpreter: Interpreter | None = None):
         self.key = key
         interpreter = interpreter or this_python()
-        env = isolated_environment(os.environ) if interpreter.isolated else dict(os.environ)
-        env.update(interpreter.env)
-        # TensorFlow's C++ start-up notes go to a log nobody reads; errors still come through.
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        for name, value in overrides.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
+        env = process_environment(overrides, interpreter)
+        self.signature: Signature = (interpreter.executable, interpreter.lab_root, tuple(sorted(env.items())))
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
         self.process = subprocess.Popen(
             [interpreter.executable, "-c", BOOTSTRAP, interpreter.lab_root],
@@ -150,6 +169,9 @@ class Worker:
         if not answer["ok"]:
             raise (EnvironmentRefused if answer.get("fatal") else RuntimeError)(answer["error"])
         return answer["result"]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def kill(self) -> None:
         """End the process now, mid-run if need be (the user stopped the runs)."""

@@ -21,9 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# The last run's XLA setting (RunConfig.jit_compile) and compiled model; a run with another setting
-# clears Keras's state and builds afresh.
+# The last run's XLA setting and compiled model; a run with another setting clears Keras's state and builds
+# afresh. The setting is RunConfig.jit_compile and, for None (Keras's "auto"), what "auto" reads: whether
+# TensorFlow lists a GPU (Keras 3 compiles with XLA when it does).
 _KEPT: dict[Any, Any] = {}
+
+
+def xla_setting(jit_compile: bool | None) -> tuple[bool | None, bool]:
+    import tensorflow as tf
+
+    return jit_compile, jit_compile is None and bool(tf.config.list_physical_devices("GPU"))
 
 
 def keras_3() -> bool:
@@ -35,12 +42,13 @@ def keras_3() -> bool:
 def model_for(jit_compile: bool | None, build: Callable[[], Any]) -> tuple[Any, bool]:
     """The model for this run, and whether it was reused. Call it right after the run's seeds are set:
     a reused model draws its initial weights then, as ``build()`` would have."""
-    model = _KEPT.get(jit_compile)
+    setting = xla_setting(jit_compile)
+    model = _KEPT.get(setting)
     if model is None:
         forget()
         model = build()
         if keras_3():
-            _KEPT[jit_compile] = model
+            _KEPT[setting] = model
         return model, False
     reinitialize(model)
     return model, True

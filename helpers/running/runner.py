@@ -28,6 +28,7 @@ from helpers.core.results import RunResult
 from helpers.machines.fingerprint import installed_tensorflow, machine_fingerprint
 from helpers.machines.onednn import cap_problem
 from helpers.running.elsewhere import Interpreter, as_interpreter
+from helpers.running.kept import KEPT
 from helpers.running.processes import (
     EnvironmentRefused,
     EnvKey,
@@ -35,6 +36,7 @@ from helpers.running.processes import (
     WorkerStopped,
     available_cores,
     environment_key,
+    signature_of,
     thread_environment,
     worker_environment,
 )
@@ -176,8 +178,12 @@ def run_configs(
     record_steps: Sequence[str | None] | None = None,
     stop: threading.Event | None = None,
     python: Interpreter | str | os.PathLike[str] | None = None,
+    keep_workers: bool = True,
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
+
+    Warm workers are kept when the batch ends, and a later batch for the same environment takes them
+    up (:mod:`helpers.running.kept`); ``keep_workers=False`` starts new ones and ends them with the batch.
 
     ``python`` runs the workers with another environment's Python (a path, or an
     :class:`~helpers.running.elsewhere.Interpreter`), importing a copy of this lab; None: this Python.
@@ -238,19 +244,26 @@ def run_configs(
         if on_result is not None:
             on_result(done, len(configs), result)
 
+    reuse = keep_workers and processes == "warm"
+
     def start_worker(key: EnvKey, config: RunConfig) -> Worker:
         # A config that sets threads itself (imitating another machine) keeps them.
-        worker = Worker(key, {**threads, **worker_environment(config)}, interpreter)
+        overrides = {**threads, **worker_environment(config)}
+        kept = KEPT.take(key, signature_of(overrides, interpreter)) if reuse else None
+        worker = kept or Worker(key, overrides, interpreter)
         with lock:
             live.add(worker)
         if scheduler.stopped:  # stopped while it was starting: it must not outlive the batch
             worker.kill()
         return worker
 
-    def retire(worker: Worker, wait: bool = True) -> None:
+    def retire(worker: Worker, wait: bool = True, healthy: bool = True) -> None:
         with lock:
             live.discard(worker)
-        worker.close(wait=wait)
+        if reuse and healthy and not scheduler.stopped:
+            KEPT.keep(worker)  # for a later batch of its environment
+        else:
+            worker.close(wait=wait)
 
     def slot() -> None:
         worker: Worker | None = None
@@ -271,7 +284,7 @@ def run_configs(
                 try:
                     raw = worker.run(config, recording[index], steps[index])
                 except RuntimeError as exc:
-                    retire(worker)
+                    retire(worker, healthy=False)
                     worker = None
                     scheduler.release(key)
                     key = None
