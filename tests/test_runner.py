@@ -182,6 +182,8 @@ def test_bad_arguments_are_one_sentence() -> None:
         run_configs([RunConfig()], parallel=0)
     with pytest.raises(ConfigError, match="each run must be a RunConfig"):
         run_configs(["seeded"])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match=r"^keep_workers must be True or False, not 'no'\.$"):
+        run_configs([RunConfig()], keep_workers="no")  # type: ignore[arg-type]
     assert run_configs([]) == []
 
 

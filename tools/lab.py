@@ -33,7 +33,7 @@ STAMP_NAME = ".installed"
 INSTALL_INPUTS = ("requirements.txt", "pyproject.toml")
 # The pytest markers the quick loop leaves out (pyproject.toml defines them): what needs a browser, runs
 # a notebook, builds another TensorFlow stack, waits on the package index or starts TensorFlow workers
-# (the last took 12.7 minutes of the 13 here; docs/speed.md).
+# (with the last kept in, the loop took 544 s here instead of 58 s; docs/speed.md).
 QUICK = "not browser and not notebooks and not stacks and not network and not slow"
 # The tests run in this many processes at most, one per core (pytest-xdist), each taking whole files
 # (``--dist loadfile``): a file's fixtures share TensorFlow runs between its tests. More would mostly add
@@ -236,7 +236,12 @@ def run_child(command: Sequence[str], cwd: Path = ROOT) -> int:
 
 
 def available_cores() -> int:
-    """The cores this process may use (its affinity mask where the OS has one, as in containers and CI)."""
+    """The cores this process may use (its affinity mask where the OS has one, as in containers and CI).
+    The same count as helpers.running.processes.available_cores, which this script cannot import: it runs
+    before NumPy is installed."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counter is not None:
+        return max(1, counter() or 1)
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)

@@ -107,11 +107,14 @@ def process_environment(overrides: dict[str, str | None], interpreter: Interpret
     return env
 
 
+def _signature(interpreter: Interpreter, env: dict[str, str]) -> Signature:
+    return interpreter.executable, interpreter.lab_root, tuple(sorted(env.items()))
+
+
 def signature_of(overrides: dict[str, str | None], interpreter: Interpreter | None = None) -> Signature:
     """What a worker started now with ``overrides`` would be: a kept worker serves a batch only when equal."""
     interpreter = interpreter or this_python()
-    env = process_environment(overrides, interpreter)
-    return interpreter.executable, interpreter.lab_root, tuple(sorted(env.items()))
+    return _signature(interpreter, process_environment(overrides, interpreter))
 
 
 class Worker:
@@ -121,7 +124,7 @@ class Worker:
         self.key = key
         interpreter = interpreter or this_python()
         env = process_environment(overrides, interpreter)
-        self.signature: Signature = (interpreter.executable, interpreter.lab_root, tuple(sorted(env.items())))
+        self.signature = _signature(interpreter, env)
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
         self.process = subprocess.Popen(
             [interpreter.executable, "-c", BOOTSTRAP, interpreter.lab_root],

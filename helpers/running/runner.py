@@ -212,6 +212,8 @@ def run_configs(
     recording = [record_epochs] * len(configs) if isinstance(record_epochs, bool) else list(record_epochs)
     if len(recording) != len(configs) or not all(isinstance(flag, bool) for flag in recording):
         raise ConfigError("record_epochs must be True, False or one True/False per run.")
+    if not isinstance(keep_workers, bool):
+        raise ConfigError(f"keep_workers must be True or False, not {shown(keep_workers)}.")
     steps = [None] * len(configs) if record_steps is None else list(record_steps)
     if len(steps) != len(configs) or not all(p is None or isinstance(p, str) for p in steps):
         raise ConfigError("record_steps must be one path prefix (or None) per run.")
