@@ -45,10 +45,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_SECONDS = 60
 OPEN_SECONDS = 60
-# A notebook must run in 60 s under nbval; in a browser on a busy two-core machine, allow more.
-RUN_ALL_SECONDS = 240
+# These catch a hang, they time nothing (the benchmark does, docs/speed.md). CI runs the Colab check beside
+# these tests on two cores, where notebooks took two to three times as long as alone (07: 111 s here, 39 s alone).
+RUN_ALL_SECONDS = 420
 WIDGETS_SETTLE_SECONDS = 20
-PRESS_SECONDS = 90
+PRESS_SECONDS = 180
 VIEWPORT = {"width": 1400, "height": 1100}
 MAX_SCREENSHOT_HEIGHT = 30000  # pixels of notebook in one stitched screenshot; a longer one is cut
 SCREENSHOT_SECONDS = 20

@@ -158,10 +158,12 @@ def test_the_kernels_stop_button_ends_the_runs_and_keeps_the_finished_ones() -> 
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "RunInterrupted"
         assert "runs had finished and are kept (helpers.running.runner.interrupted_runs() returns them)" in \
             reply["content"]["evalue"]
-        outputs: list[str] = []
-        client.execute_interactive("print(len(interrupted_runs()))", timeout=60,
-                                   output_hook=lambda m: outputs.append(m["content"].get("text", "")))
-        kept = int("".join(outputs).strip())
+        # Read in the reply itself, not from a print: execute_interactive stops reading iopub at the kernel's
+        # "idle", and on a loaded CI machine a printed answer once was not there yet (it read nothing).
+        asked = client.execute_interactive("", user_expressions={"kept": "len(interrupted_runs())"}, timeout=60)
+        answer = asked["content"]["user_expressions"]["kept"]
+        assert answer["status"] == "ok", answer
+        kept = int(answer["data"]["text/plain"])
         assert 1 <= kept < 6
         time.sleep(0.5)
         assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
