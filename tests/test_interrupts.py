@@ -6,6 +6,7 @@ and then wrote nothing; a killed worker's run was simply lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -37,8 +38,14 @@ def no_kept_workers() -> None:
 
 
 def workers_of(process: psutil.Process) -> list[psutil.Process]:
-    """The lab's worker processes under ``process``: started with the runner's bootstrap."""
-    return [p for p in process.children(recursive=True) if BOOTSTRAP in p.cmdline()]
+    """The lab's worker processes under ``process``: started with the runner's bootstrap. A worker just killed
+    and not yet reaped has no command line left (psutil raises ZombieProcess, a NoSuchProcess): not counted."""
+    found = []
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if BOOTSTRAP in child.cmdline():
+                found.append(child)
+    return found
 
 
 def kill_a_worker_mid_run(count: int = 1, after: float = 3.0) -> threading.Thread:
@@ -154,7 +161,7 @@ def test_the_kernels_stop_button_ends_the_runs_and_keeps_the_finished_ones() -> 
         workers = workers_of(kernel)
         assert workers, "the cell's workers were not running"
         manager.interrupt_kernel()
-        reply = client.get_shell_msg(timeout=30)
+        reply = client.get_shell_msg(timeout=120)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "RunInterrupted"
         assert "runs had finished and are kept (helpers.running.runner.interrupted_runs() returns them)" in \
             reply["content"]["evalue"]

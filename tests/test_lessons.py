@@ -5,6 +5,11 @@ No TensorFlow except where marked slow.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from helpers.core.config import ConfigError
@@ -41,6 +46,19 @@ def test_resumption_verdicts_follow_the_hashes() -> None:
     assert list(good.table().columns) == ["what it restores", "same weights as one go", "weights"]
     with pytest.raises(ConfigError, match="split must be between 0 and 10 epochs, not 10"):
         resume_check(epochs=10, split=10)
+
+
+@pytest.mark.slow
+def test_a_training_session_runs_the_article_model_without_scikit_learn(tmp_path: Path) -> None:
+    """A resume check's session (a new Python, as a reconnect is) hides scikit-learn, as the article's worker
+    does: 02c starts five of them."""
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['resume', 'first', '1', '0', {str(tmp_path / 'model.keras')!r}, '-']\n"
+             "runpy.run_module('helpers.training.resume', run_name='__main__')\n"
+             "print(sys.modules['sklearn'])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
+    *_, answer, hidden = done.stdout.strip().splitlines()
+    assert len(json.loads(answer)["weights_sha256"]) == 64 and hidden == "None"
 
 
 def test_the_notebooks_refuse_old_stacks_with_the_way_to_make_a_card() -> None:

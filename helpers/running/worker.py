@@ -26,12 +26,6 @@ from typing import Any, TextIO
 
 OP_DETERMINISM_ENV = "REPRO_LAB_OP_DETERMINISM"
 ISA_WAIT = 0.2  # seconds the first run waits for oneDNN's header, when none came (it is printed before any kernel)
-# Keras 3 imports scikit-learn when it starts, wherever scikit-learn is installed (Colab, the lab's own
-# .venv), only for its scikit-learn wrappers, which the article's experiment never uses. Hidden from this
-# worker, TensorFlow starts about 0.8 s sooner (of about 4 s; docs/speed.md). Keras checks for it with
-# try/except ImportError, which a None in sys.modules raises. The learner's scripts keep it: they run in
-# helpers.scripts.worker.
-NOT_NEEDED_BY_THE_ARTICLE = ("sklearn",)
 
 
 class OneDnnHeader:
@@ -90,11 +84,13 @@ def _start_tensorflow() -> tuple[float, str | None]:
     from helpers.running.preflight import before_tensorflow, import_tensorflow
 
     started = time.perf_counter()
-    for name in NOT_NEEDED_BY_THE_ARTICLE:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  (None: "import NAME" raises ImportError)
     refusal = before_tensorflow()
     if refusal:
         return 0.0, refusal
+    # After the check: the experiment's module needs NumPy, which the check may have found missing.
+    from helpers.running.experiment import leave_out_what_the_article_does_not_use
+
+    leave_out_what_the_article_does_not_use()
     tf, refusal = import_tensorflow()
     if refusal:
         return 0.0, refusal

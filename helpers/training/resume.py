@@ -36,10 +36,12 @@ WAYS = {
 def _phase(argv: Sequence[str]) -> dict[str, Any]:
     """One session: train from scratch or from a saved file, then save; returns the weights' hash."""
     phase, epochs, start, path, way = argv[0], int(argv[1]), int(argv[2]), Path(argv[3]), argv[4]
+    from helpers.running.experiment import build_model, leave_out_what_the_article_does_not_use, make_data
+
+    leave_out_what_the_article_does_not_use()  # a session runs only the article's model
     import tensorflow as tf
 
     from helpers.core.weights import weights_sha256
-    from helpers.running.experiment import build_model, make_data
     from helpers.running.seeding import apply_seeds
 
     calls = ("python", "numpy") if "without tf.random.set_seed" in way else ("python", "numpy", "tensorflow")
