@@ -228,6 +228,43 @@ class FakeWorker:
         self.closed = True
 
 
+def test_what_importing_tensorflow_sets_in_the_kernel_does_not_reach_a_workers_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.running.elsewhere import this_python
+    from helpers.running.processes import SET_BY_IMPORTING_TENSORFLOW, process_environment, signature_of
+
+    for name in [*SET_BY_IMPORTING_TENSORFLOW, "TPU_ML_PLATFORM_VERSION"]:
+        monkeypatch.delenv(name, raising=False)
+    before = signature_of({})
+    for name, value in SET_BY_IMPORTING_TENSORFLOW.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TPU_ML_PLATFORM_VERSION", "2.21.0")
+    assert signature_of({}) == before  # a worker kept from before the kernel imported TensorFlow still fits
+    monkeypatch.setenv("HDF5_PLUGIN_PATH", "/opt/hdf5-plugins")  # a value of the learner's own is passed on
+    assert process_environment({}, this_python())["HDF5_PLUGIN_PATH"] == "/opt/hdf5-plugins"
+    assert signature_of({}) != before
+
+
+@pytest.mark.slow
+def test_the_variables_left_out_are_what_importing_tensorflow_and_keras_really_sets() -> None:
+    import json
+    import subprocess
+    import sys
+
+    from helpers.running.processes import without_import_side_effects
+
+    code = ("import json, os\nbefore = dict(os.environ)\nimport tensorflow, keras\n"
+            "print(json.dumps({k: v for k, v in os.environ.items() if before.get(k) != v}))")
+    clean = without_import_side_effects(dict(__import__("os").environ))
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    added = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "TF2_BEHAVIOR" in added  # the import ran, and set what it sets
+    left_in = without_import_side_effects(added)
+    assert left_in == {}, f"set by the import and passed on to workers: {sorted(left_in)}"
+
+
 def test_kept_workers_serve_only_their_own_environment_and_only_while_running() -> None:
     from helpers.running.kept import KeptWorkers
 
@@ -274,9 +311,15 @@ def test_a_later_batch_takes_up_the_kept_worker_and_still_gives_a_fresh_processs
     assert (first.run_in_worker, between.run_in_worker, again.run_in_worker) == (1, 2, 3)
     assert again.tensorflow_import_seconds == 0.0 < first.tensorflow_import_seconds
     assert first.weights_sha256 == again.weights_sha256 == fresh.weights_sha256 != between.weights_sha256
-    assert fresh.worker_pid != first.worker_pid and len(KEPT) == 1  # fresh runs neither take nor leave one
+    assert fresh.worker_pid != first.worker_pid and fresh.run_in_worker == 1  # a fresh run takes up none
+    assert len(KEPT) == min(2, KEPT.limit)  # but its worker is kept after its one run
+    end_kept_workers()
+    (alone,) = run_configs([seeded], processes="fresh", progress=False)
+    (after_fresh,) = run_configs([seeded], parallel=1, progress=False)
+    assert (after_fresh.worker_pid, after_fresh.run_in_worker) == (alone.worker_pid, 2)
+    assert after_fresh.weights_sha256 == alone.weights_sha256 == first.weights_sha256
     (unkept,) = run_configs([seeded], parallel=1, progress=False, keep_workers=False)
-    assert unkept.worker_pid != first.worker_pid and len(KEPT) == 1
+    assert unkept.worker_pid != alone.worker_pid and len(KEPT) == 1
     monkeypatch.setenv("REPRO_LAB_TEST_VARIABLE", "1")  # the environment changed: the kept worker does not fit
     (changed,) = run_configs([seeded], parallel=1, progress=False)
     assert changed.worker_pid != first.worker_pid and changed.run_in_worker == 1

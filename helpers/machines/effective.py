@@ -25,8 +25,11 @@ from typing import Any
 from helpers.machines.onednn import ai_features, best_level, expected_state, normalize_cap
 
 VERBOSE_ENV = "ONEDNN_VERBOSE"
-# oneDNN 3.x prints its header (with the dispatched instruction set) and nothing else: no component
-# matches the filter. oneDNN 2.x reads only integers and takes this as 0: silent, and predicted.
+# oneDNN 3.x prints its header (with the dispatched instruction set), then refuses the filter in one
+# more line (3.7.3: "filter format is ill-formed ... component with name '^$' not found") and traces no
+# execution: measured with TensorFlow 2.21, oneDNN's operations on and off, as without the filter it
+# prints a line per primitive run. The worker keeps all these lines out of the learner's output.
+# oneDNN 2.x reads only integers and takes this as 0: silent, and predicted.
 HEADER_ONLY = "profile_exec,filter=^$"
 
 

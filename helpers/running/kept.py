@@ -5,8 +5,10 @@ in the tests), so a warm worker need not end with its batch: the next cell of a 
 of the playground's Run, or the next test asking for the same environment takes it up where starting
 TensorFlow would cost seconds. A worker is taken up only when every variable of its environment and its
 Python are the ones a new worker would get (:func:`helpers.running.processes.signature_of`). Two are kept
-at most (one on a one-core machine), the oldest ending first. Fresh runs never use them: a new process is
-their subject.
+at most (one on a one-core machine), the oldest ending first. Fresh runs never take one up, since a new
+process is their subject; but after its one run a fresh run's worker is as warm as any, so it is kept
+like one: a warm batch right after a notebook's fresh sessions, in the same environment, takes up
+their workers instead of starting TensorFlow again.
 """
 
 from __future__ import annotations

@@ -92,10 +92,36 @@ def environment_key(config: RunConfig) -> EnvKey:
 Signature = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
+# Variables a process sets in its own environment when it imports TensorFlow 2.x (TF2_BEHAVIOR, the
+# telemetry and TPU names; HDF5_PLUGIN_PATH from its legacy Keras) or scikit-learn (the KMP_ pair, which
+# Keras 3 imports), at the values it sets. A kernel that imported TensorFlow has them; a new Python gets
+# them from its own import. Passed on, they made a worker's environment depend on whether the kernel had
+# imported TensorFlow yet: a worker kept from before no longer fitted the next batch (02's next cell
+# started TensorFlow twice again), and TPU_ML_PLATFORM_VERSION named the kernel's TensorFlow to another
+# stack's. A value of the learner's own (another value) is passed on.
+SET_BY_IMPORTING_TENSORFLOW = {
+    "TF2_BEHAVIOR": "1",
+    "ENABLE_RUNTIME_UPTIME_TELEMETRY": "1",
+    "TPU_ML_PLATFORM": "Tensorflow",
+    "HDF5_PLUGIN_PATH": "disable",
+    "KMP_DUPLICATE_LIB_OK": "True",
+    "KMP_INIT_AT_FORK": "FALSE",
+}
+
+
+def without_import_side_effects(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` without what importing TensorFlow, Keras and scikit-learn set in it (see above)."""
+    env = {k: v for k, v in environ.items() if SET_BY_IMPORTING_TENSORFLOW.get(k) != v}
+    if "TPU_ML_PLATFORM" not in env:  # set with it, to the importing TensorFlow's version
+        env.pop("TPU_ML_PLATFORM_VERSION", None)
+    return env
+
+
 def process_environment(overrides: dict[str, str | None], interpreter: Interpreter) -> dict[str, str]:
     """The whole environment a worker starts with: this process's (or, for another environment's Python,
-    what of it does not leak packages across), the interpreter's own variables, then ``overrides``."""
-    env = isolated_environment(os.environ) if interpreter.isolated else dict(os.environ)
+    what of it does not leak packages across) as it was before it imported TensorFlow, the interpreter's
+    own variables, then ``overrides``."""
+    env = without_import_side_effects(isolated_environment(os.environ) if interpreter.isolated else dict(os.environ))
     env.update(interpreter.env)
     # TensorFlow's C++ start-up notes go to a log nobody reads; errors still come through.
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

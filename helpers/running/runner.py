@@ -1,7 +1,8 @@
 """Run the experiment in worker processes, in parallel, fresh or warm.
 
-* ``processes="fresh"``: every run is a new Python process that imports TensorFlow, runs once
-  and exits -- the honest stand-in for a new Colab session, and the lesson's subject.
+* ``processes="fresh"``: every run is a new Python process that imports TensorFlow and runs once
+  -- the honest stand-in for a new Colab session, and the lesson's subject. No fresh run is given
+  a used process; after its run, the process is as warm as any and is kept for a later warm batch.
 * ``processes="warm"``: one worker per distinct *environment* (device, hash seed, oneDNN
   variables, op determinism), reused for all runs that share it. TensorFlow starts once per
   worker instead of once per run. Each run clears Keras state and reseeds (or un-seeds) every
@@ -182,8 +183,9 @@ def run_configs(
 ) -> list[RunResult]:
     """Run every config once, in worker processes; results come back in the order given.
 
-    Warm workers are kept when the batch ends, and a later batch for the same environment takes them
-    up (:mod:`helpers.running.kept`); ``keep_workers=False`` starts new ones and ends them with the batch.
+    Workers are kept when the batch ends, and a later warm batch for the same environment takes them
+    up (:mod:`helpers.running.kept`): a fresh batch's last workers too, after their one run each.
+    ``keep_workers=False`` starts new ones and ends them with the batch.
 
     ``python`` runs the workers with another environment's Python (a path, or an
     :class:`~helpers.running.elsewhere.Interpreter`), importing a copy of this lab; None: this Python.
@@ -246,7 +248,7 @@ def run_configs(
         if on_result is not None:
             on_result(done, len(configs), result)
 
-    reuse = keep_workers and processes == "warm"
+    reuse = keep_workers and processes == "warm"  # a fresh run never takes up a used worker
 
     def start_worker(key: EnvKey, config: RunConfig) -> Worker:
         # A config that sets threads itself (imitating another machine) keeps them.
@@ -262,8 +264,8 @@ def run_configs(
     def retire(worker: Worker, wait: bool = True, healthy: bool = True) -> None:
         with lock:
             live.discard(worker)
-        if reuse and healthy and not scheduler.stopped:
-            KEPT.keep(worker)  # for a later batch of its environment
+        if keep_workers and healthy and not scheduler.stopped:
+            KEPT.keep(worker)  # for a later warm batch of its environment, a fresh run's worker too
         else:
             worker.close(wait=wait)
 
