@@ -12,6 +12,11 @@ forgot to set or remove would show.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from helpers.core.config import ConfigError, RunConfig
@@ -204,9 +209,6 @@ def test_the_article_worker_starts_tensorflow_without_scikit_learn_and_a_script_
     hides it (0.8 s of each TensorFlow start here). The bits are still the article script's (its own process,
     scikit-learn loaded: test_reference_experiment); a learner's script still imports it (the digits scripts
     load their data with it: test_scripts)."""
-    import subprocess
-    import sys
-
     probe = ("import sys; from helpers.running.worker import _start_tensorflow; "
              "seconds, refusal = _start_tensorflow(); "
              "print(refusal, 'sklearn' in sys.modules and sys.modules['sklearn'] is None, "
@@ -247,15 +249,11 @@ def test_what_importing_tensorflow_sets_in_the_kernel_does_not_reach_a_workers_e
 
 @pytest.mark.slow
 def test_the_variables_left_out_are_what_importing_tensorflow_and_keras_really_sets() -> None:
-    import json
-    import subprocess
-    import sys
-
     from helpers.running.processes import without_import_side_effects
 
     code = ("import json, os\nbefore = dict(os.environ)\nimport tensorflow, keras\n"
             "print(json.dumps({k: v for k, v in os.environ.items() if before.get(k) != v}))")
-    clean = without_import_side_effects(dict(__import__("os").environ))
+    clean = without_import_side_effects(dict(os.environ))
     done = subprocess.run([sys.executable, "-c", code], env={**clean, "TF_CPP_MIN_LOG_LEVEL": "2"},
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

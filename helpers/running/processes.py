@@ -95,10 +95,10 @@ Signature = tuple[str, str, tuple[tuple[str, str], ...]]
 # Variables a process sets in its own environment when it imports TensorFlow 2.x (TF2_BEHAVIOR, the
 # telemetry and TPU names; HDF5_PLUGIN_PATH from its legacy Keras) or scikit-learn (the KMP_ pair, which
 # Keras 3 imports), at the values it sets. A kernel that imported TensorFlow has them; a new Python gets
-# them from its own import. Passed on, they made a worker's environment depend on whether the kernel had
-# imported TensorFlow yet: a worker kept from before no longer fitted the next batch (02's next cell
-# started TensorFlow twice again), and TPU_ML_PLATFORM_VERSION named the kernel's TensorFlow to another
-# stack's. A value of the learner's own (another value) is passed on.
+# them from its own import (TPU_ML_PLATFORM_VERSION, to its own TensorFlow's version). Passed on, they
+# made a worker's environment depend on whether the kernel had imported TensorFlow yet: a worker kept
+# from before no longer fitted the next batch (02's next cell started TensorFlow twice again). A value
+# of the learner's own (another value) is passed on.
 SET_BY_IMPORTING_TENSORFLOW = {
     "TF2_BEHAVIOR": "1",
     "ENABLE_RUNTIME_UPTIME_TELEMETRY": "1",
