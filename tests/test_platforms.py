@@ -121,13 +121,16 @@ def uv() -> str:
     return found
 
 
+def uv_compile(uv: str, requirements: Path, platform_name: str, python: str) -> subprocess.CompletedProcess[str]:
+    """``uv pip compile`` of ``requirements`` for a uv platform name and Python version, wheels only."""
+    return subprocess.run([uv, "pip", "compile", str(requirements), "--quiet", "--no-header", "--no-annotate",
+                           "--only-binary", ":all:", "--python-platform", platform_name, "--python-version", python],
+                          capture_output=True, text=True, timeout=600, env=uv_settings(), cwd=REPO)
+
+
 def resolve(uv: str, target: tuple[str, str], python: tuple[int, int]) -> dict[str, str]:
     """uv's resolution of requirements.txt for the target, wheels only: {canonical name: version}."""
-    command = [uv, "pip", "compile", str(REPO / "requirements.txt"), "--quiet", "--no-header", "--no-annotate",
-               "--only-binary", ":all:", "--python-platform", TARGETS[target][1],
-               "--python-version", f"{python[0]}.{python[1]}"]
-    env = uv_settings()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+    done = uv_compile(uv, REPO / "requirements.txt", TARGETS[target][1], f"{python[0]}.{python[1]}")
     if done.returncode != 0:
         raise AssertionError(done.stderr.strip()[-2000:])
     picked = {}
@@ -175,11 +178,8 @@ def test_a_pin_without_a_wheel_for_the_target_fails_the_resolution(tmp_path: Pat
     (tensorflow-cpu has none for macOS) or Python (none for 3.14)."""
     pin = tmp_path / "requirements.txt"
     pin.write_text("tensorflow-cpu==2.21.0\n", encoding="utf-8")
-    env = uv_settings()
     for platform_name, python in (("aarch64-apple-darwin", "3.13"), ("x86_64-manylinux_2_28", "3.14")):
-        done = subprocess.run([uv(), "pip", "compile", str(pin), "--quiet", "--only-binary", ":all:",
-                               "--python-platform", platform_name, "--python-version", python],
-                              capture_output=True, text=True, timeout=600, env=env)
+        done = uv_compile(uv(), pin, platform_name, python)
         assert done.returncode != 0, f"uv found a tensorflow-cpu 2.21.0 wheel for {platform_name}, Python {python}"
         assert "tensorflow-cpu==2.21.0 has no wheels with a matching" in done.stderr, done.stderr[-2000:]
 
