@@ -36,11 +36,13 @@ N_TEST = 200
 # The learnable task's teacher is part of the task's definition, not of a run: it comes from
 # its own generator, so it is the same in seeded and unseeded runs and leaves np.random alone.
 TEACHER_SEED = 20250130
-# Keras 3 imports scikit-learn when it starts, wherever scikit-learn is installed (Colab, the lab's own
-# .venv), only for its scikit-learn wrappers, which the article's model never uses. Hidden, TensorFlow
-# starts about 0.8 s sooner (of about 4 s; docs/speed.md). The learner's scripts keep it (they run in
-# helpers.scripts.worker, and the digits scripts load their data with it).
-NOT_NEEDED_BY_THE_ARTICLE = ("sklearn",)
+# Keras 3 imports these when it starts, wherever they are installed (Colab has all four; the lab's .venv too),
+# each behind try/except ImportError and only for what the article's model never uses: scikit-learn for its
+# wrappers, pandas so that fit also takes DataFrames, matplotlib.pyplot for keras.visualization, IPython for
+# its saving tools' notebook display. Hidden, TensorFlow starts sooner: scikit-learn about 0.8 s of about 4 s,
+# pandas and matplotlib about 0.5 s of the 3.1 s left (2026-12-07; docs/speed.md). The learner's scripts keep
+# them all (they run in helpers.scripts.worker; the digits scripts load their data with scikit-learn).
+NOT_NEEDED_BY_THE_ARTICLE = ("sklearn", "pandas", "matplotlib", "IPython")
 
 
 def leave_out_what_the_article_does_not_use() -> None:

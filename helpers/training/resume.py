@@ -124,4 +124,7 @@ def _copy(source: Path, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_phase(sys.argv[1:])))
+    print(json.dumps(_phase(sys.argv[1:])), flush=True)
+    from helpers.running.worker import end_now
+
+    end_now()  # the session's files are saved and closed; TensorFlow's shutdown would only cost CPU
