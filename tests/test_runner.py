@@ -289,6 +289,20 @@ def test_what_importing_tensorflow_sets_in_the_kernel_does_not_reach_a_workers_e
     assert signature_of({}) != before
 
 
+def test_the_test_a_caller_is_in_does_not_reach_a_workers_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest names the running test in PYTEST_CURRENT_TEST: a worker kept by one test fits the next test's batch
+    of the same environment (the tests that count a worker's runs end the kept ones first)."""
+    from helpers.running.elsewhere import this_python
+    from helpers.running.processes import process_environment, signature_of
+
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_a.py::test_one (call)")
+    one = signature_of({})
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_b.py::test_two (setup)")
+    assert signature_of({}) == one and "PYTEST_CURRENT_TEST" not in process_environment({}, this_python())
+    monkeypatch.setenv("REPRO_LAB_SOMETHING_ELSE", "1")  # any other variable still tells two environments apart
+    assert signature_of({}) != one
+
+
 @pytest.mark.slow
 def test_the_variables_left_out_are_what_importing_tensorflow_and_keras_really_sets() -> None:
     from helpers.running.processes import without_import_side_effects

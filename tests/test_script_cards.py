@@ -111,19 +111,35 @@ def test_ctrl_c_keeps_the_finished_runs_of_a_script_card(tmp_path: Path) -> None
     shutil.copyfile(Path(__file__).parent / "scripts" / "slow_when_seeded.py", script)
     marker = folder / "finished-as-written"
 
+    returned = threading.Event()
+    handlers: list[object] = []
+
     def press_ctrl_c() -> None:
         deadline = time.monotonic() + 300
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(3)  # the run as written hands in its answer; the seeded one sleeps on
-        signal.raise_signal(signal.SIGINT)
+        # Pressed again while the card runs on, as a learner would: in two full test runs here (2026-12-07, before
+        # and after that day's changes, never alone) one press in this test's process was not seen at all.
+        for _ in range(5):
+            handlers.append(signal.getsignal(signal.SIGINT))
+            signal.raise_signal(signal.SIGINT)
+            if returned.wait(10):
+                return
 
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     started = time.monotonic()
-    with pytest.raises(ScriptInterrupted) as stopped:
+    stopped: ScriptInterrupted | None = None
+    try:
         make_script_card(script, tmp_path / "card.json", repeats=1, parallel=2)
-    assert time.monotonic() - started < 100  # the sleeping run was ended, not waited for
-    assert stopped.value.saved_to == str(tmp_path / "card.json") and len(stopped.value.completed) == 1
+    except ScriptInterrupted as exc:
+        stopped = exc
+    finally:
+        returned.set()
+    pressed = f"Ctrl-C pressed {len(handlers)} times, SIGINT's handler then: {handlers}"
+    assert stopped is not None, f"the card ran to its end; {pressed}"
+    assert time.monotonic() - started < 100, pressed  # the sleeping run was ended, not waited for
+    assert stopped.saved_to == str(tmp_path / "card.json") and len(stopped.completed) == 1
     kept = script_card(tmp_path / "card.json")
     assert [run.mode for run in kept.runs] == ["as written"]
 

@@ -117,11 +117,19 @@ def without_import_side_effects(environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# Variables that name the calling process's moment, not the environment a run asks for: pytest sets
+# PYTEST_CURRENT_TEST to the test and phase it is in. Passed on, they gave each test workers of its own: a
+# worker kept by one test was never taken up by the next test's batch of the same environment.
+MOMENT_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
 def process_environment(overrides: dict[str, str | None], interpreter: Interpreter) -> dict[str, str]:
     """The whole environment a worker starts with: this process's (or, for another environment's Python,
     what of it does not leak packages across) as it was before it imported TensorFlow, the interpreter's
     own variables, then ``overrides``."""
     env = without_import_side_effects(isolated_environment(os.environ) if interpreter.isolated else dict(os.environ))
+    for name in MOMENT_VARIABLES:
+        env.pop(name, None)
     env.update(interpreter.env)
     # TensorFlow's C++ start-up notes go to a log nobody reads; errors still come through.
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
