@@ -216,8 +216,9 @@ class Worker:
             self.process.kill()
 
     def close(self, wait: bool = True) -> None:
-        """Close stdin so the worker exits. TensorFlow takes most of a second to shut down,
-        so ``wait=False`` leaves that to a background thread while the slot moves on."""
+        """Close stdin so the worker exits: it then leaves at once, skipping TensorFlow's shutdown
+        (:func:`helpers.running.worker.end_now`). ``wait=False`` leaves reaping it, and killing one still busy
+        after 30 s, to a background thread while the slot moves on."""
         if self.process.poll() is None:
             assert self.process.stdin is not None
             with contextlib.suppress(OSError):
