@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,19 @@ def make_result(weights: str = "a", seed: int | None = 42, fingerprint: dict | N
         tensorflow_import_seconds=0.0, worker_pid=1, run_in_worker=1, processes="warm",
         fingerprint=fingerprint or make_fingerprint(), initial_weights_sha256=initial, data_sha256="2" * 64,
     )
+
+
+@pytest.fixture
+def ctrl_c_as_in_a_terminal() -> Iterator[None]:
+    """Python's own SIGINT handler in this test process while the test runs, as a terminal or a kernel has. A
+    process started in the background by a shell without job control (a CI runner, a timing tool) inherits SIGINT
+    ignored, and so do the test processes pytest-xdist starts from it: a Ctrl-C a test sends itself never arrived
+    there (2026-12-07: the script card ran to its end, and the bootstrap's test passed without being interrupted)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

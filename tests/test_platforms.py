@@ -407,7 +407,7 @@ def test_bootstrap_passes_the_childs_exit_code_through() -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="POSIX signals; Windows' console Ctrl+C is not verified")
-def test_bootstrap_waits_for_its_child_through_ctrl_c() -> None:
+def test_bootstrap_waits_for_its_child_through_ctrl_c(ctrl_c_as_in_a_terminal: None) -> None:
     """Ctrl+C reaches both; the child decides (JupyterLab asks first), the bootstrap keeps waiting.
     Here only the bootstrap gets the SIGINT, and must still return the child's own exit code."""
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))

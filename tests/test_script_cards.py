@@ -97,7 +97,7 @@ def test_a_script_card_and_an_article_card_are_not_compared(cards: tuple[Path, P
     assert load_card(cards[0]).runs == []  # the article's part of a script card is empty
 
 
-def test_ctrl_c_keeps_the_finished_runs_of_a_script_card(tmp_path: Path) -> None:
+def test_ctrl_c_keeps_the_finished_runs_of_a_script_card(tmp_path: Path, ctrl_c_as_in_a_terminal: None) -> None:
     import shutil
     import signal
     import threading
@@ -121,11 +121,6 @@ def test_ctrl_c_keeps_the_finished_runs_of_a_script_card(tmp_path: Path) -> None
         if not returned.wait(3):
             signal.raise_signal(signal.SIGINT)
 
-    # In a terminal or a kernel, Ctrl-C reaches Python's own handler. A process started in the background by a shell
-    # without job control (a CI runner, a benchmark's child) inherits SIGINT ignored instead, and so do the test
-    # processes pytest-xdist starts from it: the press never arrived there and the card ran to its end (2026-12-07).
-    # This test stands for the terminal.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     started = time.monotonic()
     try:
@@ -133,7 +128,6 @@ def test_ctrl_c_keeps_the_finished_runs_of_a_script_card(tmp_path: Path) -> None
             make_script_card(script, tmp_path / "card.json", repeats=1, parallel=2)
     finally:
         returned.set()
-        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 100  # the sleeping run was ended, not waited for
     assert stopped.value.saved_to == str(tmp_path / "card.json") and len(stopped.value.completed) == 1
     kept = script_card(tmp_path / "card.json")
