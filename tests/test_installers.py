@@ -62,6 +62,18 @@ def test_a_failing_uv_build_is_done_again_with_venv_and_pip(tmp_path: Path, monk
     assert "UV_SYSTEM_CERTS=1" in (tmp_path / "uv-env.txt").read_text()  # uv was tried, with the certificates
 
 
+def test_uv_compiles_the_bytecode_once_after_the_last_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "uv-calls.txt"
+    uv = tmp_path / "uv"
+    uv.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')  # a uv that succeeds and records what it was asked
+    uv.chmod(0o755)
+    monkeypatch.setattr(I, "uv_binary", lambda: str(uv))
+    assert I.build_environment(sys.executable, tmp_path / "env", [["pip"], ["numpy"]]) == "uv"
+    created, first, last = calls.read_text().splitlines()
+    assert created.startswith("venv") and first.startswith("pip install") and last.startswith("pip install")
+    assert "--compile-bytecode" not in first and "--compile-bytecode" in last and last.endswith("numpy")
+
+
 def test_uv_is_used_when_it_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uv = I.uv_binary()
     if uv is None:

@@ -96,6 +96,10 @@ def test_a_built_stack_is_cached(cli_report: dict) -> None:
     cached = E.cached(stack)
     assert cached is not None and cached.cached and cached.build_seconds is not None
     assert cached.disk_bytes and cached.disk_bytes > 200e6
+    python = "python" + ".".join(cached.python.split(".")[:2])
+    init = Path(cached.environment or "", "lib", python, "site-packages", "tensorflow", "__init__.py")
+    tag = "cpython-" + "".join(cached.python.split(".")[:2])
+    assert init.with_name("__pycache__").joinpath(f"__init__.{tag}.pyc").is_file()  # compiled once, at build time
     report = S.run_stacks([stack], build_missing=False, include_own=False)
     (again,) = report.results
     assert again.cached and again.weights_sha256 == cli_report["stacks"][1]["weights_sha256"]
@@ -188,9 +192,32 @@ def test_build_falls_back_to_venv_and_pip_and_caches(tmp_path: Path, monkeypatch
     assert not [p for p in folder.parent.iterdir() if ".building-" in p.name]  # nothing half-built left
     again = E.cached(stack)
     assert again is not None and again.cached and again.environment == str(folder)
+    assert json.loads(E._marker(folder).read_text())[E.BYTECODE] is True  # pip compiled what it installed
     report = S.run_stacks([E.Stack("9.9.8")], build_missing=False, include_own=False)
     assert "not built on this machine yet" in (report.results[0].error or "") and "--tensorflow 9.9.8" in (
         report.results[0].error or "")
+
+
+def test_a_stack_cached_without_its_bytecode_is_compiled_once(tmp_path: Path) -> None:
+    """Stacks cached before the lab compiled them at build time: with PYTHONDONTWRITEBYTECODE set (this machine),
+    their Python would compile every module again at each start."""
+    import importlib.util
+    import sysconfig
+    import venv
+
+    folder = tmp_path / "tf9.9.9-kerasauto-py3"
+    venv.create(folder)  # a real environment without pip: enough for compileall
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)}))
+    module = site / "a_module.py"
+    module.write_text("ANSWER = 42\n")
+    E._marker(folder).write_text(json.dumps({"label": "TF 9.9.9"}))
+    compiled = Path(importlib.util.cache_from_source(str(module)))
+    E._with_bytecode(folder)
+    assert compiled.is_file() and json.loads(E._marker(folder).read_text())[E.BYTECODE] is True
+    compiled.unlink()
+    E._with_bytecode(folder)
+    assert not compiled.exists()  # once: the marker says it is done
+    E._with_bytecode(tmp_path / "not-a-stack")  # no marker: nothing to do, and nothing raised
 
 
 def test_build_failures_become_one_sentence() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from helpers.core.cache import APP_NAME, CACHE_ENV, cache_root  # noqa: F401 (the first two: read from here too)
 from helpers.core.config import ConfigError, shown
 from helpers.running.elsewhere import isolated_environment
-from helpers.stacks.installers import InstallError, build_environment
+from helpers.stacks.installers import InstallError, build_environment, compile_bytecode
 from helpers.stacks.pythons import VERSION, find_python, python_version
 
 # The Pythons TensorFlow publishes wheels for (TensorFlow's tested build configurations). A
@@ -36,6 +36,7 @@ PYTHON_RANGES: dict[str, tuple[str, str]] = {
     "2.20": ("3.9", "3.13"),
 }
 BUILD_TIMEOUT = 1800
+BYTECODE = "bytecode"  # the marker's key saying the environment's modules are compiled
 FIRST_WITH_NUMPY_2 = (2, 18)  # TensorFlow's first release built for NumPy 2 (its release notes)
 TENSORFLOW_PACKAGES = ("tensorflow", "tensorflow-cpu")
 
@@ -239,16 +240,19 @@ def folder_bytes(folder: Path) -> int:
 
 
 def cached(stack: Stack) -> StackResult | None:
-    """The cached build of ``stack`` (None if it is not built, or no fitting Python is here)."""
+    """The cached build of ``stack`` (None if it is not built, or no fitting Python is here). One cached before
+    the lab compiled its stacks' bytecode is compiled first (about 4 s, once)."""
     try:
         _, version = choose_python(stack.tensorflow, stack.python)
     except StackError:
         return None
-    marker = _marker(stack_folder(stack, version))
+    folder = stack_folder(stack, version)
     try:
-        saved = json.loads(marker.read_text(encoding="utf-8"))
+        saved = json.loads(_marker(folder).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # not built, or a marker this lab cannot read: build afresh
         return None
+    if not saved.get(BYTECODE):
+        _with_bytecode(folder)
     known = {f.name for f in fields(StackResult)}
     return StackResult(**{**{key: value for key, value in saved.items() if key in known}, "cached": True})
 
@@ -278,7 +282,8 @@ def build(stack: Stack, *, quiet: bool = True) -> StackResult:
                              environment=str(final), build_seconds=round(time.perf_counter() - started, 1),
                              installer=installer)
         result.disk_bytes = folder_bytes(work)
-        _marker(work).write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+        marker = {**result.to_dict(), BYTECODE: True}  # both installers compiled it (helpers.stacks.installers)
+        _marker(work).write_text(json.dumps(marker, indent=1), encoding="utf-8")
         try:
             work.rename(final)
         except OSError:  # built meanwhile by another process: keep theirs
@@ -288,6 +293,20 @@ def build(stack: Stack, *, quiet: bool = True) -> StackResult:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _with_bytecode(folder: Path) -> None:
+    """A stack cached before the lab compiled stacks' bytecode at build time is compiled once, now: with
+    ``PYTHONDONTWRITEBYTECODE`` set, its every TensorFlow start would compile thousands of modules again."""
+    marker = _marker(folder)
+    try:
+        saved = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if saved.get(BYTECODE):
+        return
+    if compile_bytecode(folder, env=clean_environment()):
+        marker.write_text(json.dumps({**saved, BYTECODE: True}, indent=1), encoding="utf-8")
 
 
 def _build_failure(stack: Stack, version: str, output: str, installer: str) -> str:
