@@ -281,6 +281,9 @@ class FakeInstall:
         self.created = 0
         self.venv_version = venv_version or f"{sys.version_info[0]}.{sys.version_info[1]}"
         self.pip_fails = False
+        self.uv_commands: list[list[str]] = []
+        self.uv_fails = False
+        self.uv_env: dict[str, str] = {}
         monkeypatch.setattr(lab, "_create_venv", self.create)
 
     def create(self, venv_dir: Path) -> None:
@@ -292,6 +295,10 @@ class FakeInstall:
     def __call__(self, command: list[str], **kwargs) -> subprocess.CompletedProcess:
         if command[1] == "-c":
             return subprocess.CompletedProcess(command, 0, stdout=self.venv_version + "\n", stderr="")
+        if command[1] == "pip":  # uv pip install
+            self.uv_commands.append(command[3:])
+            self.uv_env = kwargs.get("env") or {}
+            return subprocess.CompletedProcess(command, 1 if self.uv_fails else 0)
         self.commands.append(command[4:])  # after `python -m pip install`
         return subprocess.CompletedProcess(command, 1 if self.pip_fails else 0)
 
@@ -322,6 +329,23 @@ def test_bootstrap_installs_once_then_only_when_its_inputs_change(lab_root: Path
     (lab_root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
     lab.ensure_environment(lab_root, run=fake)
     assert len(fake.commands) == 3 and fake.created == 1
+
+
+def test_bootstrap_installs_the_requirements_with_uv_and_with_pip_when_uv_fails(lab_root: Path, monkeypatch) -> None:
+    (lab_root / "requirements.txt").write_text("numpy==2.4.6\nuv==0.13.8  # installs the rest\n")
+    fake = FakeInstall(monkeypatch)
+    lab.ensure_environment(lab_root, run=fake)
+    # pip installs uv as pinned, uv the requirements (compiled, as pip would), pip the lab itself (editable).
+    assert _pip_args(fake) == [["uv==0.13.8"], ["--no-deps", "-e", "."]]
+    (uv_args,) = [[a for a in command if a != "--quiet"] for command in fake.uv_commands]
+    assert uv_args[0] == "--compile-bytecode" and uv_args[-2:] == ["-r", "requirements.txt"]
+    assert fake.uv_env["UV_SYSTEM_CERTS"] == "1"  # with the system's certificates, as pip has them
+    (lab_root / "requirements.txt").write_text("numpy==2.4.7\nuv==0.13.8\n")
+    fake.commands.clear()
+    fake.uv_fails = True
+    lab.ensure_environment(lab_root, run=fake)
+    assert _pip_args(fake) == [["uv==0.13.8"], ["--upgrade", "pip"], ["-r", "requirements.txt"],
+                               ["--no-deps", "-e", "."]]
 
 
 def test_bootstrap_recreates_a_venv_of_another_python(lab_root: Path, monkeypatch) -> None:
