@@ -192,10 +192,11 @@ INSTALL = (REPO / "docs" / "install.md").read_text(encoding="utf-8")  # the plat
 
 def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    # The README's test command, then the Colab check, each failing CI when it fails.
-    tests = re.search(r"^python3 tools/lab\.py test \|\| status=\$\?$", ci, re.MULTILINE)
+    # The README's test command (its install a step of its own first), then the Colab check, each failing CI.
+    install = re.search(r"^python3 tools/lab\.py install \|\| status=\$\?$", ci, re.MULTILINE)
+    tests = re.search(r"^ *python3 tools/lab\.py test \|\| status=\$\?$", ci, re.MULTILINE)
     colab = re.search(r"^python3 tools/colab_check\.py \|\| colab_status=\$\?$", ci, re.MULTILINE)
-    assert tests and colab and tests.start() < colab.start()
+    assert install and tests and colab and install.start() < tests.start() < colab.start()
     assert 'if [ "$status" -ne 0 ] || [ "$colab_status" -ne 0 ]; then\n  exit 1' in ci
     for command in ("python3 tools/lab.py", "python3 tools/lab.py test", "py tools/lab.py", "py tools/lab.py test"):
         assert re.search(rf"^{re.escape(command)}(\s|$)", README, re.MULTILINE), f"README lacks `{command}`"
