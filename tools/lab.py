@@ -6,11 +6,12 @@
                                       other TensorFlow stacks, the network and TensorFlow's workers
     python3 tools/lab.py install      only bring .venv up to date (what `make` calls)
 
-The first run creates .venv with the Python that runs this script, installs requirements.txt,
-then the lab itself (``pip install --no-deps -e .``). Later runs install again only when
-requirements.txt, pyproject.toml or the Python changed. Standard library only, because it runs
-before anything is installed. Exit codes: the command's own; 2 with one sentence on stderr when
-the lab cannot be set up here.
+The first run creates .venv with the Python that runs this script, installs requirements.txt
+(with uv, which pip installs first as pinned there; with pip when uv fails), then the lab itself
+(``pip install --no-deps -e .``). Later runs install again only when requirements.txt,
+pyproject.toml or the Python changed. Standard library only (and the lab's
+helpers/stacks/installers.py, which is too), because it runs before anything is installed.
+Exit codes: the command's own; 2 with one sentence on stderr when the lab cannot be set up here.
 """
 
 from __future__ import annotations
