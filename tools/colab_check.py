@@ -324,7 +324,8 @@ def check(interpreter: str | None = None) -> int:
         said = where.stdout.strip() or where.stderr.strip()
         raise CheckError(f"the notebooks would not import the installed lab ({said}).")
     # The notebooks in one process per core, as the README's test command runs its files (tools/lab.py): one
-    # at a time left a core idle for half the check (173 s here, 188 s of CPU); two at a time took 137 s.
+    # at a time left a core idle for half the check; side by side here, 194.1 s one at a time, 166.5 s two at a
+    # time (2026-12-07, docs/speed.md).
     parallel = parallel_options([])
     print(f"colab check: running {len(notebooks)} notebooks under nbval and tests/test_panel.py"
           f"{f' ({parallel[1]} at a time)' if parallel else ''}", flush=True)

@@ -200,8 +200,8 @@ def _uv_install(python: Path, what: str, run: Runner, root: Path) -> bool:
         return False
     uv = python.parent / ("uv.exe" if os.name == "nt" else "uv")
     quiet = [] if sys.stdout.isatty() else ["--quiet"]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    if str(ROOT) not in sys.path:  # run as a script: this lab's own helpers, whatever ``root`` is
+        sys.path.insert(0, str(ROOT))
     from helpers.stacks.installers import pip_settings, uv_environment
 
     done = run([str(python), "-m", "pip", "install", *quiet, pin], cwd=root)
@@ -233,8 +233,8 @@ def ensure_environment(root: Path = ROOT, run: Runner = subprocess.run) -> Path:
     print("tools/lab.py: installing requirements.txt and the lab into .venv "
           "(a few minutes the first time: about 2 GB with TensorFlow)", flush=True)
     started = time.perf_counter()
-    # uv installs the requirements in about half of pip's time (2026-12-07 here, a new .venv: 17 s against 42 s
-    # from warm caches, 23 s against 53 s from cold ones; docs/speed.md), and compiles their bytecode as pip does.
+    # uv installs the requirements in about a third of pip's time (2026-12-07 here, a new .venv, side by side:
+    # 21.0 s against 58.6 s; from empty caches 23 s against 53 s; docs/speed.md), and compiles them as pip does.
     if not _uv_install(python, "requirements.txt", run, root):
         _pip(python, ["--upgrade", "pip"], "pip", run, root)
         _pip(python, ["-r", "requirements.txt"], "requirements.txt", run, root)
