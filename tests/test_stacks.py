@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,10 +97,12 @@ def test_a_built_stack_is_cached(cli_report: dict) -> None:
     cached = E.cached(stack)
     assert cached is not None and cached.cached and cached.build_seconds is not None
     assert cached.disk_bytes and cached.disk_bytes > 200e6
-    python = "python" + ".".join(cached.python.split(".")[:2])
-    init = Path(cached.environment or "", "lib", python, "site-packages", "tensorflow", "__init__.py")
-    tag = "cpython-" + "".join(cached.python.split(".")[:2])
-    assert init.with_name("__pycache__").joinpath(f"__init__.{tag}.pyc").is_file()  # compiled once, at build time
+    # Where the stack's own Python looks for tensorflow/__init__.py's bytecode (its folder layout and tag, any OS).
+    where = subprocess.run([str(I.env_python(cached.environment or "")), "-c",
+                            "import importlib.util, os, sysconfig; print(importlib.util.cache_from_source("
+                            "os.path.join(sysconfig.get_paths()['purelib'], 'tensorflow', '__init__.py')))"],
+                           capture_output=True, text=True, check=True, env=E.clean_environment())
+    assert Path(where.stdout.strip()).is_file()  # compiled once, at build time
     report = S.run_stacks([stack], build_missing=False, include_own=False)
     (again,) = report.results
     assert again.cached and again.weights_sha256 == cli_report["stacks"][1]["weights_sha256"]

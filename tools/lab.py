@@ -191,7 +191,7 @@ def _pinned(root: Path, name: str) -> str | None:
     return None
 
 
-def _uv_install(python: Path, what: str, run: Runner, root: Path) -> bool:
+def _uv_install(python: Path, run: Runner, root: Path) -> bool:
     """requirements.txt installed by uv, which pip installs first (its pin in requirements.txt): False, after
     saying so, when that fails, and pip installs it instead. uv gets pip's index settings and the system's
     certificates (helpers.stacks.installers, standard library only like this script)."""
@@ -206,7 +206,8 @@ def _uv_install(python: Path, what: str, run: Runner, root: Path) -> bool:
 
     done = run([str(python), "-m", "pip", "install", *quiet, pin], cwd=root)
     if done.returncode == 0:
-        done = run([str(uv), "pip", "install", *quiet, "--compile-bytecode", "--python", str(python), "-r", what],
+        done = run([str(uv), "pip", "install", *quiet, "--compile-bytecode", "--python", str(python),
+                    "-r", "requirements.txt"],
                    cwd=root, env=uv_environment(dict(os.environ), pip=pip_settings(str(python))))
     if done.returncode != 0:
         print("tools/lab.py: uv could not install requirements.txt (its message is above); pip installs it instead",
@@ -235,7 +236,7 @@ def ensure_environment(root: Path = ROOT, run: Runner = subprocess.run) -> Path:
     started = time.perf_counter()
     # uv installs the requirements in about a third of pip's time (2026-12-07 here, a new .venv, side by side:
     # 21.0 s against 58.6 s; from empty caches 23 s against 53 s; docs/speed.md), and compiles them as pip does.
-    if not _uv_install(python, "requirements.txt", run, root):
+    if not _uv_install(python, run, root):
         _pip(python, ["--upgrade", "pip"], "pip", run, root)
         _pip(python, ["-r", "requirements.txt"], "requirements.txt", run, root)
     _pip(python, ["--no-deps", "-e", "."], "the lab", run, root)
