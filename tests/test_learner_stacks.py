@@ -285,3 +285,25 @@ def test_the_learners_card_loads_as_json_with_the_whole_stack(made: Made) -> Non
         assert key in fingerprint, key
     text = json.dumps(document["runs"][0]["fingerprint"])
     assert str(Path.home()) not in text and str(made.learner_python.parent) not in text  # no paths of the learner
+
+
+def test_a_keras_2_worker_leaves_no_files_in_the_temporary_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras 2's train step goes through autograph, which writes the converted code to files in the temporary
+    folder and removes them at exit; a worker leaves without Python's shutdown, and must still remove them."""
+    from helpers.core.config import RunConfig
+    from helpers.running.processes import Worker, environment_key, worker_environment
+    from helpers.stacks.runs import stack_interpreter
+
+    _, stack = stack_base("tf2.15-py3.11")
+    assert stack is not None
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where Python's tempfile, and so autograph, writes
+    seeded = RunConfig(seed=42, epochs=1)
+    worker = Worker(environment_key(seeded), worker_environment(seeded), stack_interpreter(stack))
+    try:
+        assert worker.run(seeded)["weights_sha256"]
+        written = sorted(path.name for path in tmp_path.glob("__autograph_generated_file*"))
+    finally:
+        worker.close(wait=True)
+    assert written, "the run wrote no autograph files here, so this test proves nothing"
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ request with ``{"ok": false, "fatal": true, "error": "one sentence"}`` and the r
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -169,7 +170,11 @@ def main() -> None:
 def end_now(header: OneDnnHeader | None = None) -> None:
     """Leave without Python's and TensorFlow's shutdown: it cost about 0.65 s of CPU per worker here (2026-12-07,
     docs/speed.md), for nothing the parent reads. Every answer was flushed and every recorded file closed
-    before its answer was sent; what the process printed last still reaches stderr."""
+    before its answer was sent; what the process printed last still reaches stderr. The functions registered
+    with ``atexit`` still run (in no measurable time): Keras 2's autograph removes its generated files there,
+    and skipping them left two in the temporary folder per worker."""
+    # What a normal exit runs before the shutdown skipped here; CPython's own (since 3.0), hence looked up.
+    getattr(atexit, "_run_exitfuncs", lambda: None)()
     sys.stdout.flush()
     if header is not None:
         os.close(sys.stdout.fileno())  # the pipe's only write end: its reader passes on what is left, then ends
