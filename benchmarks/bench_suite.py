@@ -7,9 +7,9 @@ them are ones the tests start on purpose: TensorFlow workers, notebook kernels, 
 (default: ``python tools/lab.py test``) and samples every process under it with psutil, sorting each by what it is
 (an article worker, a script worker, a kernel, Chromium, ...) from its command line. It prints, for each kind, how
 many processes ran and the CPU they used, beside the whole tree's CPU, which the operating system counts exactly
-for every process waited for (a process that lived less than one interval, or its last interval, is in that count
-but not in its kind's row; a process left to end on its own, such as a kept worker closed at exit, is in its row
-but not in that count). On Linux it also prints how busy the machine's cores were.
+(on Linux and macOS) for every process waited for: a process that lived less than one interval, or its last
+interval, is in that count but not in its kind's row; a process left to end on its own, such as a kept worker
+closed at exit, is in its row but not in that count. On Linux it also prints how busy the machine's cores were.
 
 Run it on an idle machine and alone: what else runs is in the machine's figure and not in the tree's. It adds the
 sampler's own CPU (printed) to the machine's. Figures from one run compare only with figures from the same run or
@@ -118,14 +118,18 @@ def measure(command: list[str], interval: float) -> dict:
     sampler = Sampler(process.pid, interval)
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, with its rusage: Popen must not wait
+    if hasattr(os, "wait4"):  # POSIX: reaped here, with the rusage of its whole tree (Popen must not wait too)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        total: float | None = usage.ru_utime + usage.ru_stime  # the command and every process it waited for
+    else:  # Windows keeps no such count
+        process.wait()
+        total = None
     wall = time.perf_counter() - started
     sampler.stop.set()
     thread.join()
     after = machine_jiffies()
     own = psutil.Process().cpu_times()
-    total = usage.ru_utime + usage.ru_stime  # the command and every process under it that was waited for
     by_kind: Counter[str] = Counter()
     count: Counter[str] = Counter()
     for entry in sampler.seen.values():
@@ -135,7 +139,7 @@ def measure(command: list[str], interval: float) -> dict:
         "command": command,
         "exit_code": process.returncode,
         "wall_seconds": round(wall, 1),
-        "tree_cpu_seconds": round(total, 1),
+        "tree_cpu_seconds": None if total is None else round(total, 1),
         "kinds": {kind: {"processes": count[kind], "cpu_seconds": round(cpu, 1)}
                   for kind, cpu in by_kind.most_common()},
         "sampled_cpu_seconds": round(sum(by_kind.values()), 1),
@@ -157,10 +161,11 @@ def report(figures: dict) -> str:
         per = row["cpu_seconds"] / row["processes"] if row["processes"] else 0.0
         lines.append(f"{kind:<52} {row['processes']:>5} {row['cpu_seconds']:>8.1f} {per:>11.2f} "
                      f"{row['cpu_seconds'] / total:>6.0%}")
-    lines += ["", f"CPU sampled, all kinds: {figures['sampled_cpu_seconds']} s; the OS's count for the command and "
-                  f"every process under it that was waited for: {figures['tree_cpu_seconds']} s",
-              "(the first misses what lived less than one interval, and each process's last interval; the second "
-              "misses processes left to end on their own)"]
+    lines += ["", f"CPU sampled, all kinds: {figures['sampled_cpu_seconds']} s (it misses what lived less than one "
+                  "interval, and each process's last interval)"]
+    if figures["tree_cpu_seconds"] is not None:
+        lines.append(f"the OS's count for the command and every process under it that was waited for: "
+                     f"{figures['tree_cpu_seconds']} s (it misses processes left to end on their own)")
     if "machine_busy_cpu_seconds" in figures:
         lines += ["", f"the machine: {figures['machine_busy_cpu_seconds']} s of CPU busy on {figures['cores']} cores, "
                       f"{figures['busy_cores_on_average']} cores busy on average (the sampler itself: "
