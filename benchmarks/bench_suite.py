@@ -9,7 +9,7 @@ them are ones the tests start on purpose: TensorFlow workers, notebook kernels, 
 many processes ran and the CPU they used, beside the whole tree's CPU, which the operating system counts exactly
 (on Linux and macOS) for every process waited for: a process that lived less than one interval, or its last
 interval, is in that count but not in its kind's row; a process left to end on its own, such as a kept worker
-closed at exit, is in its row but not in that count. On Linux it also prints how busy the machine's cores were.
+closed at exit, is in its row but not in that count. It also prints how busy the machine's cores were.
 
 Run it on an idle machine and alone: what else runs is in the machine's figure and not in the tree's. It adds the
 sampler's own CPU (printed) to the machine's. Figures from one run compare only with figures from the same run or
@@ -88,7 +88,7 @@ class Sampler:
                     key = (process.pid, process.create_time())
                     cmdline = process.cmdline()
                     times = process.cpu_times()
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            except psutil.Error:  # ended meanwhile, or not ours to read
                 continue
             entry = self.seen.setdefault(key, Seen("other"))
             if cmdline:  # a child between fork and exec still shows its parent's line: the last one seen wins
@@ -101,18 +101,16 @@ class Sampler:
             self.stop.wait(self.interval)
 
 
-def machine_jiffies() -> tuple[int, int] | None:
-    """(all, idle) clock ticks of every core since boot, from /proc/stat (Linux); None elsewhere."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            values = [int(v) for v in stat.readline().split()[1:]]
-    except OSError:
-        return None
-    return sum(values), values[3] + values[4]  # idle and iowait
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (neither idle nor waiting on a disk)."""
+    times = psutil.cpu_times()
+    # iowait is Linux's, like guest time, which its user and nice times already hold.
+    not_busy = ("idle", "iowait", "guest", "guest_nice")
+    return sum(times) - sum(getattr(times, name, 0.0) for name in not_busy)
 
 
 def measure(command: list[str], interval: float) -> dict:
-    before = machine_jiffies()
+    before = machine_busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO)
     sampler = Sampler(process.pid, interval)
@@ -128,7 +126,7 @@ def measure(command: list[str], interval: float) -> dict:
     wall = time.perf_counter() - started
     sampler.stop.set()
     thread.join()
-    after = machine_jiffies()
+    after = machine_busy_seconds()
     own = psutil.Process().cpu_times()
     by_kind: Counter[str] = Counter()
     count: Counter[str] = Counter()
@@ -145,11 +143,9 @@ def measure(command: list[str], interval: float) -> dict:
         "sampled_cpu_seconds": round(sum(by_kind.values()), 1),
         "sampler_cpu_seconds": round(own.user + own.system, 1),
     }
-    if before and after:
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy = ((after[0] - before[0]) - (after[1] - before[1])) / ticks
-        figures.update(machine_busy_cpu_seconds=round(busy, 1), cores=psutil.cpu_count(),
-                       busy_cores_on_average=round(busy / wall, 2))
+    busy = after - before
+    figures.update(machine_busy_cpu_seconds=round(busy, 1), cores=psutil.cpu_count(),
+                   busy_cores_on_average=round(busy / wall, 2))
     return figures
 
 
@@ -166,10 +162,9 @@ def report(figures: dict) -> str:
     if figures["tree_cpu_seconds"] is not None:
         lines.append(f"the OS's count for the command and every process under it that was waited for: "
                      f"{figures['tree_cpu_seconds']} s (it misses processes left to end on their own)")
-    if "machine_busy_cpu_seconds" in figures:
-        lines += ["", f"the machine: {figures['machine_busy_cpu_seconds']} s of CPU busy on {figures['cores']} cores, "
-                      f"{figures['busy_cores_on_average']} cores busy on average (the sampler itself: "
-                      f"{figures['sampler_cpu_seconds']} s)"]
+    lines += ["", f"the machine: {figures['machine_busy_cpu_seconds']} s of CPU busy on {figures['cores']} cores, "
+                  f"{figures['busy_cores_on_average']} cores busy on average (the sampler itself: "
+                  f"{figures['sampler_cpu_seconds']} s)"]
     return "\n".join(lines)
 
 
