@@ -112,7 +112,11 @@ def machine_busy_seconds() -> float:
 def measure(command: list[str], interval: float) -> dict:
     before = machine_busy_seconds()
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO)
+    try:
+        process = subprocess.Popen(command, cwd=REPO)
+    except OSError as exc:
+        raise SystemExit(f"benchmark: {command[0]} cannot be started ({exc.strerror}); give a command after --, "
+                         "such as: -- python3 tools/lab.py quick") from None
     sampler = Sampler(process.pid, interval)
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
